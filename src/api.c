@@ -1,0 +1,765 @@
+/* The REST API: routing, handlers, JSON replies. */
+#include "config.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "api.h"
+#include "codec.h"
+#include "downsample.h"
+#include "log.h"
+#include "loss.h"
+#include "store.h"
+
+#define HISTORY_MAX_POINTS	1000000	/* largest max_points asked */
+
+/* A run as the handlers use it: its row and its decoded terms. */
+struct run {
+	struct store_run	 row;
+	struct loss_term	*terms;
+	size_t			 nterms;
+};
+
+/* A growing text buffer for large replies. */
+struct buf {
+	char	*s;
+	size_t	 len, cap;
+	int	 oom;
+};
+
+void
+api_error(struct api_reply *rep, int status, const char *code,
+    const char *fmt, ...)
+{
+	cJSON	*root, *err;
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+
+	free(rep->body);
+	rep->status = status;
+	root = cJSON_CreateObject();
+	err = cJSON_AddObjectToObject(root, "error");
+	cJSON_AddStringToObject(err, "code", code);
+	cJSON_AddStringToObject(err, "message", msg);
+	rep->body = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+}
+
+static void
+api_codec_error(struct api_reply *rep, const struct codec_error *err)
+{
+	api_error(rep, err->status, err->code, "%s", err->message);
+}
+
+static void
+api_internal(struct api_reply *rep)
+{
+	api_error(rep, 500, "internal", "the store failed; the request was"
+	    " not applied (see the daemon's log)");
+}
+
+/* Replies with a JSON document, which it deletes. */
+static void
+api_json(struct api_reply *rep, int status, cJSON *doc)
+{
+	free(rep->body);
+	rep->body = doc ? cJSON_PrintUnformatted(doc) : NULL;
+	cJSON_Delete(doc);
+	if (rep->body == NULL) {
+		api_error(rep, 500, "internal", "out of memory");
+		return;
+	}
+	rep->status = status;
+}
+
+static void
+api_run_free(struct run *run)
+{
+	store_run_free(&run->row);
+	free(run->terms);
+	run->terms = NULL;
+}
+
+/*
+ * Loads a run and decodes its terms.  Returns 0; STORE_NOTFOUND, with a
+ * 404 reply, when the run does not exist; -1 with a 500 reply on error.
+ */
+static int
+api_run_load(struct api *api, const char *name, struct run *run,
+    struct api_reply *rep)
+{
+	struct codec_error	 err;
+	cJSON			*arr;
+	int			 rc;
+
+	memset(run, 0, sizeof(*run));
+	rc = store_run_get(api->store, name, &run->row);
+	if (rc == STORE_NOTFOUND) {
+		api_error(rep, 404, "not_found", "run \"%s\" does not exist",
+		    name);
+		return rc;
+	}
+	if (rc != 0) {
+		api_internal(rep);
+		return -1;
+	}
+	arr = cJSON_Parse(run->row.losses);
+	rc = codec_terms(arr, "losses", &run->terms, &run->nterms, &err);
+	cJSON_Delete(arr);
+	if (rc == -1) {
+		log_error("api", "run %lld has unreadable losses: %s",
+		    (long long)run->row.id, err.message);
+		api_run_free(run);
+		api_internal(rep);
+	}
+	return rc;
+}
+
+/* The JSON object of a run. */
+static cJSON *
+api_run_json(const struct run *run)
+{
+	cJSON	*o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "name", run->row.name);
+	cJSON_AddItemToObject(o, "losses", cJSON_Parse(run->row.losses));
+	cJSON_AddItemToObject(o, "params", cJSON_Parse(run->row.params));
+	cJSON_AddItemToObject(o, "tags", cJSON_Parse(run->row.tags));
+	cJSON_AddNumberToObject(o, "created", run->row.created);
+	if (run->row.last_step < 0) {
+		cJSON_AddNullToObject(o, "last_step");
+		cJSON_AddNullToObject(o, "last_time");
+	} else {
+		cJSON_AddNumberToObject(o, "last_step",
+		    (double)run->row.last_step);
+		cJSON_AddNumberToObject(o, "last_time", run->row.last_time);
+	}
+	return o;
+}
+
+/* Creates a run with the given or default losses; see store_run_ensure. */
+static int
+api_run_ensure(struct api *api, const char *name, const struct run_spec *rs,
+    enum store_outcome *outcome)
+{
+	const struct loss_term	*terms = rs->terms;
+	size_t			 n = rs->nterms;
+	char			*losses;
+	int			 rc;
+
+	if (terms == NULL) {
+		terms = api->default_terms;
+		n = api->ndefault;
+	}
+	if ((losses = codec_terms_json(terms, n)) == NULL)
+		return -1;
+	rc = store_run_ensure(api->store, name, losses,
+	    rs->params ? rs->params : "{}", rs->tags ? rs->tags : "{}",
+	    outcome);
+	free(losses);
+	return rc;
+}
+
+static void
+api_run_put(struct api *api, const struct api_request *req,
+    struct api_reply *rep)
+{
+	struct codec_error	 err;
+	struct run_spec		 rs;
+	struct run		 run;
+	enum store_outcome	 outcome;
+
+	if (codec_run_spec(req->body, req->len, &rs, &err) == -1) {
+		api_codec_error(rep, &err);
+		return;
+	}
+	if (api_run_ensure(api, req->seg[1], &rs, &outcome) != 0) {
+		api_internal(rep);
+		goto out;
+	}
+	if (api_run_load(api, req->seg[1], &run, rep) != 0)
+		goto out;
+	if (outcome == STORE_CONFLICT)
+		api_error(rep, 409, "conflict", "run \"%s\" exists with other"
+		    " losses: %s", req->seg[1], run.row.losses);
+	else
+		api_json(rep, outcome == STORE_CREATED ? 201 : 200,
+		    api_run_json(&run));
+	api_run_free(&run);
+
+out:
+	codec_run_spec_free(&rs);
+}
+
+static void
+api_run_get(struct api *api, const struct api_request *req,
+    struct api_reply *rep)
+{
+	struct run	 run;
+
+	if (api_run_load(api, req->seg[1], &run, rep) != 0)
+		return;
+	api_json(rep, 200, api_run_json(&run));
+	api_run_free(&run);
+}
+
+static void
+api_run_delete(struct api *api, const struct api_request *req,
+    struct api_reply *rep)
+{
+	cJSON	*o;
+	int	 rc = store_run_delete(api->store, req->seg[1]);
+
+	if (rc == STORE_NOTFOUND) {
+		api_error(rep, 404, "not_found", "run \"%s\" does not exist",
+		    req->seg[1]);
+		return;
+	}
+	if (rc != 0) {
+		api_internal(rep);
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "run", req->seg[1]);
+	cJSON_AddTrueToObject(o, "deleted");
+	api_json(rep, 200, o);
+}
+
+static int
+api_run_list_one(const struct store_run *row, void *arg)
+{
+	struct run	 run;
+
+	memset(&run, 0, sizeof(run));
+	run.row = *row;
+	cJSON_AddItemToArray(arg, api_run_json(&run));
+	return 0;
+}
+
+static void
+api_run_list(struct api *api, const struct api_request *req,
+    struct api_reply *rep)
+{
+	cJSON	*o = cJSON_CreateObject();
+	cJSON	*arr = cJSON_AddArrayToObject(o, "runs");
+
+	(void)req;
+	if (store_run_list(api->store, api_run_list_one, arr) != 0) {
+		cJSON_Delete(o);
+		api_internal(rep);
+		return;
+	}
+	api_json(rep, 200, o);
+}
+
+/*
+ * Loads the run a post goes to, creating it with the default losses
+ * when it is new.  Returns 0, or -1 with the reply set.
+ */
+static int
+api_run_for_post(struct api *api, const char *name, struct run *run,
+    struct api_reply *rep)
+{
+	struct run_spec		 rs;
+	enum store_outcome	 outcome;
+	int			 rc;
+
+	rc = api_run_load(api, name, run, rep);
+	if (rc != STORE_NOTFOUND)
+		return rc == 0 ? 0 : -1;
+	memset(&rs, 0, sizeof(rs));
+	if (api_run_ensure(api, name, &rs, &outcome) != 0) {
+		api_internal(rep);
+		return -1;
+	}
+	return api_run_load(api, name, run, rep) == 0 ? 0 : -1;
+}
+
+/* Adds one batch's statistics to what the step holds and writes the new
+ * values of the terms and the total; in a store transaction. */
+static int
+api_accumulate(struct api *api, const struct run *run,
+    const struct batch_req *b, const struct loss_stats *batch)
+{
+	struct store_value	 v[CODEC_TERMS_MAX + 1];
+	struct loss_stats	 acc[CODEC_TERMS_MAX];
+	const struct loss_term	*t;
+	size_t			 i, n, ns;
+	double			 total = 0;
+	int			 rc;
+
+	for (i = 0; i < run->nterms; i++) {
+		t = &run->terms[i];
+		ns = loss_nstats(t->spec.type);
+		rc = store_stats_get(api->store, run->row.id, b->split,
+		    b->step, t->name, acc[i].s, LOSS_MAX_STATS, &n);
+		if (rc == STORE_NOTFOUND)
+			memset(&acc[i], 0, sizeof(acc[i]));
+		else if (rc != 0 || n != ns)
+			return -1;
+		loss_stats_add(t->spec.type, &acc[i], &batch[i]);
+		v[i].metric = t->name;
+		v[i].kind = METRIC_LOSS;
+		v[i].value = loss_value(&t->spec, &acc[i]);
+		v[i].stats = acc[i].s;
+		v[i].nstats = ns;
+		total += t->weight * v[i].value;
+	}
+	v[i].metric = "total";
+	v[i].kind = METRIC_TOTAL;
+	v[i].value = total;
+	v[i].stats = NULL;
+	v[i].nstats = 0;
+	return store_values_put(api->store, run->row.id, b->split, b->step, v,
+	    run->nterms + 1);
+}
+
+/* The reply to a batch: the values of this batch alone. */
+static cJSON *
+api_batch_json(const char *name, const struct run *run,
+    const struct batch_req *b, const struct loss_stats *batch)
+{
+	cJSON	*o = cJSON_CreateObject(), *losses;
+	double	 v, total = 0;
+	size_t	 i;
+
+	cJSON_AddStringToObject(o, "run", name);
+	cJSON_AddNumberToObject(o, "step", (double)b->step);
+	cJSON_AddStringToObject(o, "split", b->split);
+	losses = cJSON_AddObjectToObject(o, "losses");
+	for (i = 0; i < run->nterms; i++) {
+		v = loss_value(&run->terms[i].spec, &batch[i]);
+		total += run->terms[i].weight * v;
+		cJSON_AddItemToObject(losses, run->terms[i].name,
+		    codec_number(v));
+	}
+	cJSON_AddItemToObject(o, "total", codec_number(total));
+	return o;
+}
+
+static void
+api_batch_post(struct api *api, const struct api_request *req,
+    struct api_reply *rep)
+{
+	struct codec_error	 err;
+	struct batch_req	 b;
+	struct run		 run;
+	struct loss_stats	 batch[CODEC_TERMS_MAX];
+	char			 why[256];
+	size_t			 i;
+
+	if (codec_batch(req->body, req->len, &b, &err) == -1) {
+		api_codec_error(rep, &err);
+		return;
+	}
+	if (api_run_for_post(api, req->seg[1], &run, rep) == -1)
+		goto out;
+	/* The math runs before the store is locked. */
+	for (i = 0; i < run.nterms; i++) {
+		if (loss_batch(&run.terms[i].spec, &b.pred.t, &b.target.t,
+		    &batch[i], why, sizeof(why)) == -1) {
+			api_error(rep, 400, "invalid_field", "%s (loss term"
+			    " \"%s\", %s)", why, run.terms[i].name,
+			    loss_type_name(run.terms[i].spec.type));
+			goto done;
+		}
+	}
+
+	if (store_begin(api->store) != 0) {
+		api_internal(rep);
+		goto done;
+	}
+	if (api_accumulate(api, &run, &b, batch) != 0) {
+		store_rollback(api->store);
+		api_internal(rep);
+		goto done;
+	}
+	if (store_commit(api->store) != 0) {
+		api_internal(rep);
+		goto done;
+	}
+	api_json(rep, 200, api_batch_json(req->seg[1], &run, &b, batch));
+
+done:
+	api_run_free(&run);
+out:
+	codec_batch_free(&b);
+}
+
+/* Checks that no scalar takes the name of a loss term or a metric of
+ * another kind; -1 with the reply set. */
+static int
+api_scalar_names(struct api *api, const struct run *run,
+    const struct scalars_req *s, struct api_reply *rep)
+{
+	enum metric_kind	 kind;
+	size_t			 i, j;
+	int			 rc;
+
+	for (i = 0; i < s->n; i++) {
+		for (j = 0; j < run->nterms; j++)
+			if (strcmp(s->names[i], run->terms[j].name) == 0)
+				goto taken;
+		rc = store_metric_kind(api->store, run->row.id, s->names[i],
+		    &kind);
+		if (rc == 0 && kind != METRIC_SCALAR)
+			goto taken;
+		if (rc == -1) {
+			api_internal(rep);
+			return -1;
+		}
+	}
+	return 0;
+
+taken:
+	api_error(rep, 409, "conflict", "values.%s: the name of a loss term"
+	    " of this run", s->names[i]);
+	return -1;
+}
+
+/* Adds the scalars to the step; a repeated name keeps the mean. */
+static int
+api_scalars_store(struct api *api, const struct run *run,
+    const struct scalars_req *s)
+{
+	struct store_value	 v;
+	double			 st[2];
+	size_t			 i, n;
+	int			 rc;
+
+	if (store_begin(api->store) != 0)
+		return -1;
+	for (i = 0; i < s->n; i++) {
+		rc = store_stats_get(api->store, run->row.id, s->split,
+		    s->step, s->names[i], st, 2, &n);
+		if (rc == STORE_NOTFOUND)
+			st[0] = st[1] = 0;
+		else if (rc != 0 || n != 2)
+			goto fail;
+		st[0] += s->values[i];
+		st[1] += 1;
+		v.metric = s->names[i];
+		v.kind = METRIC_SCALAR;
+		v.value = st[0] / st[1];
+		v.stats = st;
+		v.nstats = 2;
+		if (store_values_put(api->store, run->row.id, s->split,
+		    s->step, &v, 1) != 0)
+			goto fail;
+	}
+	return store_commit(api->store);
+
+fail:
+	store_rollback(api->store);
+	return -1;
+}
+
+static void
+api_scalars_post(struct api *api, const struct api_request *req,
+    struct api_reply *rep)
+{
+	struct codec_error	 err;
+	struct scalars_req	 s;
+	struct run		 run;
+	cJSON			*o, *vals;
+	size_t			 i;
+
+	if (codec_scalars(req->body, req->len, &s, &err) == -1) {
+		api_codec_error(rep, &err);
+		return;
+	}
+	if (api_run_for_post(api, req->seg[1], &run, rep) == -1)
+		goto out;
+	if (api_scalar_names(api, &run, &s, rep) == -1)
+		goto done;
+	if (api_scalars_store(api, &run, &s) != 0) {
+		api_internal(rep);
+		goto done;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "run", req->seg[1]);
+	cJSON_AddNumberToObject(o, "step", (double)s.step);
+	cJSON_AddStringToObject(o, "split", s.split);
+	vals = cJSON_AddObjectToObject(o, "values");
+	for (i = 0; i < s.n; i++)
+		cJSON_AddItemToObject(vals, s.names[i],
+		    codec_number(s.values[i]));
+	api_json(rep, 200, o);
+
+done:
+	api_run_free(&run);
+out:
+	codec_scalars_free(&s);
+}
+
+static int
+api_metric_one(const struct store_metric *m, void *arg)
+{
+	static const char *const kinds[] = { "loss", "total", "scalar" };
+	cJSON	*o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "name", m->name);
+	cJSON_AddStringToObject(o, "split", m->split);
+	cJSON_AddStringToObject(o, "kind", kinds[m->kind]);
+	cJSON_AddNumberToObject(o, "points", (double)m->points);
+	cJSON_AddNumberToObject(o, "first_step", (double)m->first_step);
+	cJSON_AddNumberToObject(o, "last_step", (double)m->last_step);
+	cJSON_AddItemToArray(arg, o);
+	return 0;
+}
+
+static void
+api_metrics_get(struct api *api, const struct api_request *req,
+    struct api_reply *rep)
+{
+	struct run	 run;
+	cJSON		*o, *arr;
+
+	if (api_run_load(api, req->seg[1], &run, rep) != 0)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "run", req->seg[1]);
+	arr = cJSON_AddArrayToObject(o, "metrics");
+	if (store_metric_list(api->store, run.row.id, api_metric_one, arr)
+	    != 0) {
+		cJSON_Delete(o);
+		api_internal(rep);
+	} else
+		api_json(rep, 200, o);
+	api_run_free(&run);
+}
+
+static void
+buf_add(struct buf *b, const char *s, size_t n)
+{
+	char	*p;
+
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		if ((p = realloc(b->s, b->cap)) == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->s = p;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+/* Appends a JSON string; s is a checked name or JSON-safe text. */
+static void
+buf_json_string(struct buf *b, const char *s)
+{
+	cJSON	*str = cJSON_CreateString(s);
+	char	*text = cJSON_PrintUnformatted(str);
+
+	if (text == NULL)
+		b->oom = 1;
+	else
+		buf_add(b, text, strlen(text));
+	cJSON_free(text);
+	cJSON_Delete(str);
+}
+
+/* Appends a number the way codec_number() writes it. */
+static void
+buf_number(struct buf *b, double v)
+{
+	char	 num[32];
+	int	 n;
+
+	if (isnan(v))
+		buf_add(b, "\"NaN\"", 5);
+	else if (isinf(v))
+		buf_add(b, v > 0 ? "\"Infinity\"" : "\"-Infinity\"",
+		    v > 0 ? 10 : 11);
+	else {
+		n = snprintf(num, sizeof(num), "%.17g", v);
+		buf_add(b, num, (size_t)n);
+	}
+}
+
+/* The history reply, written directly: it may hold a million points. */
+static char *
+api_history_json(const char *run, const char *metric, const char *split,
+    const struct point *pts, size_t n)
+{
+	struct buf	 b = { NULL, 0, 0, 0 };
+	char		 step[32];
+	size_t		 i;
+
+	buf_add(&b, "{\"run\":", 7);
+	buf_json_string(&b, run);
+	buf_add(&b, ",\"metric\":", 10);
+	buf_json_string(&b, metric);
+	buf_add(&b, ",\"split\":", 9);
+	buf_json_string(&b, split);
+	buf_add(&b, ",\"points\":[", 11);
+	for (i = 0; i < n; i++) {
+		snprintf(step, sizeof(step), "%s[%lld,", i ? "," : "",
+		    (long long)pts[i].step);
+		buf_add(&b, step, strlen(step));
+		buf_number(&b, pts[i].value);
+		buf_add(&b, ",", 1);
+		buf_number(&b, pts[i].time);
+		buf_add(&b, "]", 1);
+	}
+	buf_add(&b, "]}", 2);
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}
+
+/* Reads an optional integer query argument; -1 with the reply set. */
+static int
+api_int_arg(const struct api_request *req, const char *name, int64_t def,
+    int64_t *out, struct api_reply *rep)
+{
+	struct codec_error	 err;
+	const char		*s = req->arg(req->arg_ctx, name);
+
+	*out = def;
+	if (s == NULL)
+		return 0;
+	if (codec_step_text(s, name, out, &err) == -1) {
+		api_codec_error(rep, &err);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+api_history_get(struct api *api, const struct api_request *req,
+    struct api_reply *rep)
+{
+	struct codec_error	 err;
+	struct run		 run;
+	struct point		*pts = NULL;
+	const char		*metric = req->arg(req->arg_ctx, "metric");
+	const char		*split = req->arg(req->arg_ctx, "split");
+	int64_t			 from, to, max;
+	size_t			 n;
+	int			 rc;
+
+	if (split == NULL)
+		split = "train";
+	if (metric == NULL) {
+		api_error(rep, 400, "missing_field", "metric is missing (a"
+		    " query argument: ?metric=total)");
+		return;
+	}
+	if (codec_check_name(metric, "metric", 1, &err) == -1 ||
+	    codec_check_name(split, "split", 1, &err) == -1) {
+		api_codec_error(rep, &err);
+		return;
+	}
+	if (api_int_arg(req, "from", 0, &from, rep) == -1 ||
+	    api_int_arg(req, "to", (int64_t)CODEC_STEP_MAX, &to, rep) == -1 ||
+	    api_int_arg(req, "max_points", 0, &max, rep) == -1)
+		return;
+	if (max > HISTORY_MAX_POINTS) {
+		api_error(rep, 400, "invalid_field", "max_points must be at"
+		    " most %d (0 for every point)", HISTORY_MAX_POINTS);
+		return;
+	}
+	if (api_run_load(api, req->seg[1], &run, rep) != 0)
+		return;
+	rc = store_history(api->store, run.row.id, metric, split, from, to,
+	    &pts, &n);
+	if (rc == STORE_NOTFOUND)
+		api_error(rep, 404, "not_found", "run \"%s\" has no metric"
+		    " \"%s\" on split \"%s\"", req->seg[1], metric, split);
+	else if (rc != 0)
+		api_internal(rep);
+	else {
+		n = downsample(pts, n, (size_t)max);
+		free(rep->body);
+		rep->body = api_history_json(req->seg[1], metric, split, pts,
+		    n);
+		rep->status = 200;
+		if (rep->body == NULL)
+			api_error(rep, 500, "internal", "out of memory");
+	}
+	free(pts);
+	api_run_free(&run);
+}
+
+typedef void (*api_handler)(struct api *, const struct api_request *,
+    struct api_reply *);
+
+struct route {
+	const char	*method;
+	size_t		 nseg;
+	const char	*last;		/* the last segment, or NULL for any */
+	api_handler	 fn;
+};
+
+static const struct route routes[] = {
+	{ "GET", 1, "runs", api_run_list },
+	{ "GET", 2, NULL, api_run_get },
+	{ "PUT", 2, NULL, api_run_put },
+	{ "DELETE", 2, NULL, api_run_delete },
+	{ "POST", 3, "batches", api_batch_post },
+	{ "POST", 3, "scalars", api_scalars_post },
+	{ "GET", 3, "metrics", api_metrics_get },
+	{ "GET", 3, "history", api_history_get },
+};
+
+static const char *const allows[] = {
+	[1] = "GET", [2] = "GET, PUT, DELETE",
+};
+
+void
+api_handle(struct api *api, const struct api_request *req,
+    struct api_reply *rep)
+{
+	struct codec_error	 err;
+	const struct route	*r;
+	size_t			 i;
+	int			 path = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	if (req->nseg < 1 || req->nseg > 3 || strcmp(req->seg[0], "runs"))
+		goto notfound;
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		r = &routes[i];
+		if (r->nseg != req->nseg || (r->last != NULL &&
+		    strcmp(r->last, req->seg[req->nseg - 1]) != 0))
+			continue;
+		path = 1;
+		if (strcmp(r->method, req->method) != 0)
+			continue;
+		if (req->nseg > 1 && codec_check_name(req->seg[1], "run name",
+		    0, &err) == -1) {
+			api_codec_error(rep, &err);
+			return;
+		}
+		r->fn(api, req, rep);
+		return;
+	}
+	if (path) {
+		rep->allow = req->nseg < 3 ? allows[req->nseg] :
+		    strcmp(req->seg[2], "batches") == 0 ||
+		    strcmp(req->seg[2], "scalars") == 0 ? "POST" : "GET";
+		api_error(rep, 405, "method_not_allowed", "%s is not allowed"
+		    " here (allowed: %s)", req->method, rep->allow);
+		return;
+	}
+
+notfound:
+	api_error(rep, 404, "not_found", "no such API endpoint");
+}

@@ -1,0 +1,46 @@
+/*
+ * The REST API under /api/v1: routes a decoded request to its handler,
+ * which validates it, runs the loss engine and reads or writes the
+ * store, and answers with a status and a JSON body.  It knows nothing
+ * of sockets or of libmicrohttpd.
+ */
+#ifndef LOSSMON_API_H
+#define LOSSMON_API_H
+
+#include <stddef.h>
+
+#include "codec.h"
+#include "store.h"
+
+struct api {
+	struct store		*store;
+	const struct loss_term	*default_terms;	/* for new runs */
+	size_t			 ndefault;
+};
+
+struct api_request {
+	const char	 *method;
+	char		**seg;		/* path segments after /api/v1, */
+	size_t		  nseg;		/* each percent-decoded once */
+	/* A query argument, decoded, or NULL when absent. */
+	const char	*(*arg)(void *, const char *);
+	void		 *arg_ctx;
+	const char	 *body;
+	size_t		  len;
+};
+
+struct api_reply {
+	int		 status;
+	char		*body;		/* JSON text, freed with free() */
+	const char	*allow;		/* the Allow header of a 405 */
+};
+
+/* Answers a request; never fails: errors become 4xx/5xx replies. */
+void	 api_handle(struct api *, const struct api_request *,
+	    struct api_reply *);
+
+/* Sets an error reply {"error": {"code", "message"}}. */
+void	 api_error(struct api_reply *, int status, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,681 @@
+/* The JSON forms of the API: request decoding and validation. */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "codec.h"
+#include "loss.h"
+
+#define PATH_MAX_LEN	96	/* "predictions[12][3]" and the like */
+
+static const char *const run_fields[] = { "losses", "params", "tags", NULL };
+static const char *const batch_fields[] = { "step", "split", "predictions",
+    "targets", NULL };
+static const char *const scalar_fields[] = { "step", "split", "values",
+    NULL };
+
+void
+codec_error_set(struct codec_error *err, int status, const char *code,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	err->status = status;
+	snprintf(err->code, sizeof(err->code), "%s", code);
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+}
+
+static int
+codec_invalid(struct codec_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Sets a 400 invalid_field error; returns -1 for the caller to return. */
+static int
+codec_invalid(struct codec_error *err, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	err->status = 400;
+	snprintf(err->code, sizeof(err->code), "invalid_field");
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+codec_check_name(const char *s, const char *field, int slash,
+    struct codec_error *err)
+{
+	size_t	 len = strlen(s), i;
+
+	if (len == 0)
+		return codec_invalid(err, "%s is empty", field);
+	if (len > CODEC_NAME_MAX)
+		return codec_invalid(err, "%s is %zu bytes long; the limit is"
+		    " %d", field, len, CODEC_NAME_MAX);
+	for (i = 0; i < len; i++) {
+		unsigned char	 c = (unsigned char)s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == '-' || (slash && c == '/'))
+			continue;
+		return codec_invalid(err, "%s has a character that is not"
+		    " allowed at byte %zu (allowed: letters, digits, '.', '_',"
+		    " '-'%s)", field, i, slash ? ", '/'" : "");
+	}
+	return 0;
+}
+
+/* Parses a body that must be one JSON object; the caller deletes it. */
+static int
+codec_parse(const char *body, size_t len, cJSON **root,
+    struct codec_error *err)
+{
+	const char	*end = NULL;
+
+	if (len == 0) {
+		codec_error_set(err, 400, "bad_json", "the request body is"
+		    " empty; a JSON object is expected");
+		return -1;
+	}
+	/* The end pointer, unlike cJSON_GetErrorPtr(), is per call. */
+	*root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+	while (*root != NULL && end < body + len && (*end == ' ' ||
+	    *end == '\t' || *end == '\n' || *end == '\r'))
+		end++;
+	if (*root != NULL && end != body + len) {
+		cJSON_Delete(*root);
+		*root = NULL;
+	}
+	if (*root == NULL) {
+		size_t	 off = end && end >= body && end <= body + len ?
+			    (size_t)(end - body) : len;
+
+		codec_error_set(err, 400, "bad_json", "the request body is not"
+		    " valid JSON (error near byte %zu)", off);
+		return -1;
+	}
+	if (!cJSON_IsObject(*root)) {
+		cJSON_Delete(*root);
+		*root = NULL;
+		codec_error_set(err, 400, "bad_json", "the request body must"
+		    " be a JSON object");
+		return -1;
+	}
+	return 0;
+}
+
+/* Rejects keys of obj that are not in allowed; where names obj. */
+static int
+codec_known_fields(const cJSON *obj, const char *const *allowed,
+    const char *where, struct codec_error *err)
+{
+	const cJSON	*it;
+	size_t		 i;
+
+	cJSON_ArrayForEach(it, obj) {
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(it->string, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL)
+			return codec_invalid(err, "%s%s%s: unknown field",
+			    where, *where ? "." : "", it->string);
+	}
+	return 0;
+}
+
+/* Reads a number, or one of the strings JSON has instead of NaN and
+ * the infinities. */
+static int
+codec_double(const cJSON *it, const char *path, double *out,
+    struct codec_error *err)
+{
+	const char	*s;
+
+	if (cJSON_IsNumber(it)) {
+		*out = it->valuedouble;
+		return 0;
+	}
+	if (cJSON_IsString(it)) {
+		s = it->valuestring;
+		if (strcmp(s, "NaN") == 0) {
+			*out = NAN;
+			return 0;
+		}
+		if (strcmp(s, "Infinity") == 0) {
+			*out = INFINITY;
+			return 0;
+		}
+		if (strcmp(s, "-Infinity") == 0) {
+			*out = -INFINITY;
+			return 0;
+		}
+	}
+	return codec_invalid(err, "%s is not a number (numbers, or the"
+	    " strings \"NaN\", \"Infinity\", \"-Infinity\")", path);
+}
+
+/* A finite number; field names it. */
+static int
+codec_finite(const cJSON *it, const char *path, double *out,
+    struct codec_error *err)
+{
+	if (!cJSON_IsNumber(it))
+		return codec_invalid(err, "%s must be a number", path);
+	if (!isfinite(it->valuedouble))
+		return codec_invalid(err, "%s must be finite", path);
+	*out = it->valuedouble;
+	return 0;
+}
+
+static int
+codec_step(const cJSON *root, int64_t *step, struct codec_error *err)
+{
+	const cJSON	*it = cJSON_GetObjectItemCaseSensitive(root, "step");
+	double		 v;
+
+	if (it == NULL) {
+		codec_error_set(err, 400, "missing_field", "step is missing");
+		return -1;
+	}
+	if (!cJSON_IsNumber(it))
+		return codec_invalid(err, "step must be an integer from 0 to"
+		    " 2^53-1");
+	/* cJSON's valueint saturates, so judge the double itself. */
+	v = it->valuedouble;
+	if (!(v >= 0) || v > CODEC_STEP_MAX || floor(v) != v)
+		return codec_invalid(err, "step must be an integer from 0 to"
+		    " 2^53-1, not %.17g", v);
+	*step = (int64_t)v;
+	return 0;
+}
+
+int
+codec_step_text(const char *s, const char *field, int64_t *out,
+    struct codec_error *err)
+{
+	char		*end;
+	long long	 v;
+
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		goto bad;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > (long long)CODEC_STEP_MAX)
+		goto bad;
+	*out = v;
+	return 0;
+
+bad:
+	return codec_invalid(err, "%s must be an integer from 0 to 2^53-1",
+	    field);
+}
+
+static int
+codec_split(const cJSON *root, char *split, struct codec_error *err)
+{
+	const cJSON	*it = cJSON_GetObjectItemCaseSensitive(root, "split");
+
+	if (it == NULL) {
+		strcpy(split, "train");
+		return 0;
+	}
+	if (!cJSON_IsString(it))
+		return codec_invalid(err, "split must be a string");
+	if (codec_check_name(it->valuestring, "split", 1, err) == -1)
+		return -1;
+	strcpy(split, it->valuestring);
+	return 0;
+}
+
+/* Finds the shape of a nested array by its first elements. */
+static int
+codec_shape(const cJSON *arr, const char *field, struct tensor *t,
+    struct codec_error *err)
+{
+	const cJSON	*it = arr;
+	size_t		 n = 1, len;
+
+	t->ndim = 0;
+	while (cJSON_IsArray(it)) {
+		if (t->ndim == LOSS_MAX_DIMS)
+			return codec_invalid(err, "%s has more than %d"
+			    " dimensions", field, LOSS_MAX_DIMS);
+		len = (size_t)cJSON_GetArraySize(it);
+		t->shape[t->ndim++] = len;
+		if (len != 0 && n > SIZE_MAX / 8 / len)
+			return codec_invalid(err, "%s is too large", field);
+		n *= len;
+		it = it->child;
+	}
+	t->n = n;
+	return 0;
+}
+
+/* Copies the values of a nested array of the given shape into data,
+ * checking that every sub-array has the shape's length. */
+static int
+codec_fill(const cJSON *arr, const struct tensor *t, int dim, char *path,
+    size_t plen, double **data, struct codec_error *err)
+{
+	const cJSON	*it;
+	size_t		 i = 0;
+	int		 w;
+
+	if (!cJSON_IsArray(arr))
+		return codec_invalid(err, "%s must be an array of %zu"
+		    " elements, like its siblings", path, t->shape[dim]);
+	if ((size_t)cJSON_GetArraySize(arr) != t->shape[dim])
+		return codec_invalid(err, "%s has %d elements but the first"
+		    " array at its depth has %zu (arrays must not be ragged)",
+		    path, cJSON_GetArraySize(arr), t->shape[dim]);
+	cJSON_ArrayForEach(it, arr) {
+		w = snprintf(path + plen, PATH_MAX_LEN - plen, "[%zu]", i++);
+		if (w < 0 || (size_t)w >= PATH_MAX_LEN - plen)
+			w = (int)strlen(path + plen);
+		if (dim + 1 < t->ndim) {
+			if (codec_fill(it, t, dim + 1, path, plen + (size_t)w,
+			    data, err) == -1)
+				return -1;
+		} else if (cJSON_IsArray(it)) {
+			return codec_invalid(err, "%s is an array but the"
+			    " first element at its depth is a number", path);
+		} else if (codec_double(it, path, (*data)++, err) == -1)
+			return -1;
+	}
+	path[plen] = '\0';
+	return 0;
+}
+
+static int
+codec_array(const cJSON *root, const char *field, struct codec_array *a,
+    struct codec_error *err)
+{
+	const cJSON	*arr = cJSON_GetObjectItemCaseSensitive(root, field);
+	char		 path[PATH_MAX_LEN];
+	double		*cursor;
+
+	if (arr == NULL) {
+		codec_error_set(err, 400, "missing_field", "%s is missing",
+		    field);
+		return -1;
+	}
+	if (!cJSON_IsArray(arr))
+		return codec_invalid(err, "%s must be an array", field);
+	if (codec_shape(arr, field, &a->t, err) == -1)
+		return -1;
+	if ((a->data = malloc(a->t.n ? a->t.n * sizeof(double) : 1)) == NULL) {
+		codec_error_set(err, 413, "too_large", "%s is too large to"
+		    " hold in memory", field);
+		return -1;
+	}
+	a->t.data = a->data;
+	snprintf(path, sizeof(path), "%s", field);
+	cursor = a->data;
+	return codec_fill(arr, &a->t, 0, path, strlen(path), &cursor, err);
+}
+
+int
+codec_batch(const char *body, size_t len, struct batch_req *req,
+    struct codec_error *err)
+{
+	cJSON	*root;
+	int	 rc = -1;
+
+	memset(req, 0, sizeof(*req));
+	if (codec_parse(body, len, &root, err) == -1)
+		return -1;
+	if (codec_known_fields(root, batch_fields, "", err) == -1 ||
+	    codec_step(root, &req->step, err) == -1 ||
+	    codec_split(root, req->split, err) == -1 ||
+	    codec_array(root, "predictions", &req->pred, err) == -1 ||
+	    codec_array(root, "targets", &req->target, err) == -1)
+		goto out;
+	rc = 0;
+
+out:
+	cJSON_Delete(root);
+	if (rc == -1)
+		codec_batch_free(req);
+	return rc;
+}
+
+void
+codec_batch_free(struct batch_req *req)
+{
+	free(req->pred.data);
+	free(req->target.data);
+	req->pred.data = req->target.data = NULL;
+}
+
+/* Reads the values of a scalars body into req. */
+static int
+codec_values(const cJSON *values, struct scalars_req *req,
+    struct codec_error *err)
+{
+	const cJSON	*it;
+	char		 path[CODEC_NAME_MAX + 16];
+	size_t		 n;
+
+	if (values == NULL) {
+		codec_error_set(err, 400, "missing_field", "values is missing");
+		return -1;
+	}
+	if (!cJSON_IsObject(values))
+		return codec_invalid(err, "values must be an object of names"
+		    " and numbers");
+	if ((n = (size_t)cJSON_GetArraySize(values)) == 0)
+		return codec_invalid(err, "values is empty");
+	req->names = calloc(n, sizeof(*req->names));
+	req->values = calloc(n, sizeof(*req->values));
+	if (req->names == NULL || req->values == NULL) {
+		codec_error_set(err, 413, "too_large", "values is too large");
+		return -1;
+	}
+	cJSON_ArrayForEach(it, values) {
+		snprintf(path, sizeof(path), "values.%.*s", CODEC_NAME_MAX,
+		    it->string);
+		if (codec_check_name(it->string, "a name in values", 1,
+		    err) == -1)
+			return -1;
+		if (strcmp(it->string, "total") == 0)
+			return codec_invalid(err, "values.total: \"total\" is"
+			    " the name of the weighted total of the losses");
+		if (codec_double(it, path, &req->values[req->n], err) == -1)
+			return -1;
+		if ((req->names[req->n++] = strdup(it->string)) == NULL) {
+			codec_error_set(err, 413, "too_large", "out of"
+			    " memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+codec_scalars(const char *body, size_t len, struct scalars_req *req,
+    struct codec_error *err)
+{
+	cJSON	*root;
+	int	 rc = -1;
+
+	memset(req, 0, sizeof(*req));
+	if (codec_parse(body, len, &root, err) == -1)
+		return -1;
+	if (codec_known_fields(root, scalar_fields, "", err) == -1 ||
+	    codec_step(root, &req->step, err) == -1 ||
+	    codec_split(root, req->split, err) == -1 ||
+	    codec_values(cJSON_GetObjectItemCaseSensitive(root, "values"),
+	    req, err) == -1)
+		goto out;
+	rc = 0;
+
+out:
+	cJSON_Delete(root);
+	if (rc == -1)
+		codec_scalars_free(req);
+	return rc;
+}
+
+void
+codec_scalars_free(struct scalars_req *req)
+{
+	size_t	 i;
+
+	for (i = 0; i < req->n; i++)
+		free(req->names[i]);
+	free(req->names);
+	free(req->values);
+	memset(req, 0, sizeof(*req));
+}
+
+/* Reads the parameters of a term, every key of obj that is not type,
+ * weight or name. */
+static int
+codec_term_params(const cJSON *obj, size_t idx, struct loss_term *term,
+    struct codec_error *err)
+{
+	enum loss_type	 type = term->spec.type;
+	const cJSON	*it;
+	char		 path[64], why[128];
+	size_t		 i, np = loss_nparams(type);
+
+	cJSON_ArrayForEach(it, obj) {
+		if (strcmp(it->string, "type") == 0 ||
+		    strcmp(it->string, "weight") == 0 ||
+		    strcmp(it->string, "name") == 0)
+			continue;
+		for (i = 0; i < np; i++)
+			if (strcmp(it->string, loss_param_info(type, i)->name)
+			    == 0)
+				break;
+		if (i == np)
+			return codec_invalid(err, "losses[%zu].%.40s: unknown"
+			    " parameter of %s", idx, it->string,
+			    loss_type_name(type));
+		snprintf(path, sizeof(path), "losses[%zu].%s", idx,
+		    it->string);
+		if (codec_finite(it, path, &term->spec.params[i], err) == -1)
+			return -1;
+		if (loss_param_check(type, i, term->spec.params[i], why,
+		    sizeof(why)) == -1)
+			return codec_invalid(err, "%s %s", path, why);
+	}
+	return 0;
+}
+
+/* Decodes one term of a losses array. */
+static int
+codec_term(const cJSON *obj, size_t idx, struct loss_term *term,
+    struct codec_error *err)
+{
+	const cJSON	*type, *weight, *name;
+	char		 path[64];
+	enum loss_type	 t;
+
+	if (!cJSON_IsObject(obj))
+		return codec_invalid(err, "losses[%zu] must be an object",
+		    idx);
+	type = cJSON_GetObjectItemCaseSensitive(obj, "type");
+	if (type == NULL) {
+		codec_error_set(err, 400, "missing_field", "losses[%zu].type"
+		    " is missing", idx);
+		return -1;
+	}
+	if (!cJSON_IsString(type) ||
+	    loss_type_lookup(type->valuestring, &t) == -1)
+		return codec_invalid(err, "losses[%zu].type is not a known"
+		    " loss type (mse, mae, huber, bce, cross_entropy, focal,"
+		    " contrastive, dice)", idx);
+	loss_spec_default(&term->spec, t);
+
+	term->weight = 1.0;
+	weight = cJSON_GetObjectItemCaseSensitive(obj, "weight");
+	snprintf(path, sizeof(path), "losses[%zu].weight", idx);
+	if (weight != NULL && codec_finite(weight, path, &term->weight,
+	    err) == -1)
+		return -1;
+
+	name = cJSON_GetObjectItemCaseSensitive(obj, "name");
+	snprintf(path, sizeof(path), "losses[%zu].name", idx);
+	if (name == NULL)
+		snprintf(term->name, sizeof(term->name), "%s",
+		    loss_type_name(t));
+	else if (!cJSON_IsString(name))
+		return codec_invalid(err, "%s must be a string", path);
+	else if (codec_check_name(name->valuestring, path, 1, err) == -1)
+		return -1;
+	else
+		snprintf(term->name, sizeof(term->name), "%s",
+		    name->valuestring);
+	if (strcmp(term->name, "total") == 0)
+		return codec_invalid(err, "%s: \"total\" is the name of the"
+		    " weighted total", path);
+
+	return codec_term_params(obj, idx, term, err);
+}
+
+int
+codec_terms(const cJSON *arr, const char *field, struct loss_term **out,
+    size_t *nout, struct codec_error *err)
+{
+	struct loss_term	*terms;
+	size_t			 n, i = 0, j;
+	const cJSON		*it;
+
+	*out = NULL;
+	*nout = 0;
+	if (!cJSON_IsArray(arr))
+		return codec_invalid(err, "%s must be an array of loss terms",
+		    field);
+	if ((n = (size_t)cJSON_GetArraySize(arr)) == 0)
+		return codec_invalid(err, "%s must list at least one loss"
+		    " term", field);
+	if (n > CODEC_TERMS_MAX)
+		return codec_invalid(err, "%s has %zu terms; the limit is %d",
+		    field, n, CODEC_TERMS_MAX);
+	if ((terms = calloc(n, sizeof(*terms))) == NULL) {
+		codec_error_set(err, 413, "too_large", "%s is too large",
+		    field);
+		return -1;
+	}
+	cJSON_ArrayForEach(it, arr) {
+		if (codec_term(it, i, &terms[i], err) == -1)
+			goto fail;
+		for (j = 0; j < i; j++)
+			if (strcmp(terms[j].name, terms[i].name) == 0) {
+				codec_invalid(err, "losses[%zu].name: \"%s\" is"
+				    " already the name of losses[%zu]", i,
+				    terms[i].name, j);
+				goto fail;
+			}
+		i++;
+	}
+	*out = terms;
+	*nout = n;
+	return 0;
+
+fail:
+	free(terms);
+	return -1;
+}
+
+/* The compact text of an optional JSON object field, "{}" if absent. */
+static int
+codec_object_text(const cJSON *root, const char *field, char **out,
+    struct codec_error *err)
+{
+	const cJSON	*it = cJSON_GetObjectItemCaseSensitive(root, field);
+
+	if (it != NULL && !cJSON_IsObject(it))
+		return codec_invalid(err, "%s must be a JSON object", field);
+	*out = it ? cJSON_PrintUnformatted(it) : strdup("{}");
+	if (*out == NULL) {
+		codec_error_set(err, 413, "too_large", "%s is too large",
+		    field);
+		return -1;
+	}
+	return 0;
+}
+
+int
+codec_run_spec(const char *body, size_t len, struct run_spec *spec,
+    struct codec_error *err)
+{
+	cJSON		*root = NULL;
+	const cJSON	*losses;
+	int		 rc = -1;
+
+	memset(spec, 0, sizeof(*spec));
+	/* A PUT without a body creates the run with the defaults. */
+	if (len == 0)
+		root = cJSON_CreateObject();
+	else if (codec_parse(body, len, &root, err) == -1)
+		return -1;
+	if (root == NULL || codec_known_fields(root, run_fields, "",
+	    err) == -1)
+		goto out;
+	losses = cJSON_GetObjectItemCaseSensitive(root, "losses");
+	if (losses != NULL && codec_terms(losses, "losses", &spec->terms,
+	    &spec->nterms, err) == -1)
+		goto out;
+	if (codec_object_text(root, "params", &spec->params, err) == -1 ||
+	    codec_object_text(root, "tags", &spec->tags, err) == -1)
+		goto out;
+	rc = 0;
+
+out:
+	cJSON_Delete(root);
+	if (rc == -1)
+		codec_run_spec_free(spec);
+	return rc;
+}
+
+void
+codec_run_spec_free(struct run_spec *spec)
+{
+	free(spec->terms);
+	cJSON_free(spec->params);
+	cJSON_free(spec->tags);
+	memset(spec, 0, sizeof(*spec));
+}
+
+cJSON *
+codec_number(double v)
+{
+	if (isnan(v))
+		return cJSON_CreateString("NaN");
+	if (isinf(v))
+		return cJSON_CreateString(v > 0 ? "Infinity" : "-Infinity");
+	return cJSON_CreateNumber(v);
+}
+
+/* The JSON object of one term, every parameter written out. */
+static cJSON *
+codec_term_json(const struct loss_term *t)
+{
+	cJSON	*o = cJSON_CreateObject();
+	size_t	 i;
+
+	if (o == NULL)
+		return NULL;
+	cJSON_AddStringToObject(o, "name", t->name);
+	cJSON_AddStringToObject(o, "type", loss_type_name(t->spec.type));
+	cJSON_AddNumberToObject(o, "weight", t->weight);
+	for (i = 0; i < loss_nparams(t->spec.type); i++)
+		cJSON_AddNumberToObject(o,
+		    loss_param_info(t->spec.type, i)->name, t->spec.params[i]);
+	return o;
+}
+
+char *
+codec_terms_json(const struct loss_term *terms, size_t n)
+{
+	cJSON	*arr = cJSON_CreateArray(), *o;
+	char	*text = NULL;
+	size_t	 i;
+
+	if (arr == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if ((o = codec_term_json(&terms[i])) == NULL)
+			goto out;
+		cJSON_AddItemToArray(arr, o);
+	}
+	text = cJSON_PrintUnformatted(arr);
+
+out:
+	cJSON_Delete(arr);
+	return text;
+}

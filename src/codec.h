@@ -1,0 +1,109 @@
+/*
+ * The JSON forms of the API: decoding and validation of request bodies
+ * into plain structs, and the canonical JSON of a run's loss terms.
+ *
+ * Every decoder returns 0 on success; on bad input it returns -1 and
+ * fills a struct codec_error whose message names the field and the
+ * problem.  Whatever a decoder allocates is released by the matching
+ * *_free function, which also accepts a zeroed struct.
+ */
+#ifndef LOSSMON_CODEC_H
+#define LOSSMON_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "loss.h"
+
+#define CODEC_NAME_MAX		128		/* bytes of a name */
+#define CODEC_TERMS_MAX		64		/* loss terms of a run */
+#define CODEC_STEP_MAX		9007199254740991.0	/* 2^53 - 1 */
+
+struct codec_error {
+	int	 status;		/* HTTP status: 400, 413, ... */
+	char	 code[32];		/* "invalid_field", "bad_json", ... */
+	char	 message[256];
+};
+
+/* A weighted loss term of a run. */
+struct loss_term {
+	char		 name[CODEC_NAME_MAX + 1];
+	double		 weight;
+	struct loss_spec spec;
+};
+
+/* The body of PUT /runs/{run}; params and tags are compact JSON text. */
+struct run_spec {
+	struct loss_term *terms;
+	size_t		  nterms;
+	char		 *params;	/* "{}" when absent */
+	char		 *tags;		/* "{}" when absent */
+};
+
+/* A decoded input array: its values and shape. */
+struct codec_array {
+	double		*data;
+	struct tensor	 t;		/* t.data == data */
+};
+
+/* The body of POST /runs/{run}/batches. */
+struct batch_req {
+	int64_t		 step;
+	char		 split[CODEC_NAME_MAX + 1];
+	struct codec_array pred;
+	struct codec_array target;
+};
+
+/* The body of POST /runs/{run}/scalars. */
+struct scalars_req {
+	int64_t		 step;
+	char		 split[CODEC_NAME_MAX + 1];
+	size_t		 n;
+	char		**names;
+	double		*values;
+};
+
+void	 codec_error_set(struct codec_error *, int, const char *,
+	    const char *, ...) __attribute__((format(printf, 4, 5)));
+
+/* Checks a name: 1 to 128 bytes of letters, digits, '.', '_', '-', and
+ * with slash set also '/' (metric and split names; run names, which
+ * stand in a URL path, take none).  field names it in the message. */
+int	 codec_check_name(const char *, const char *field, int slash,
+	    struct codec_error *);
+
+/* Decodes a list of loss terms (a cJSON array) into a new array. */
+int	 codec_terms(const cJSON *, const char *field,
+	    struct loss_term **, size_t *, struct codec_error *);
+
+int	 codec_run_spec(const char *body, size_t len, struct run_spec *,
+	    struct codec_error *);
+void	 codec_run_spec_free(struct run_spec *);
+
+int	 codec_batch(const char *body, size_t len, struct batch_req *,
+	    struct codec_error *);
+void	 codec_batch_free(struct batch_req *);
+
+int	 codec_scalars(const char *body, size_t len, struct scalars_req *,
+	    struct codec_error *);
+void	 codec_scalars_free(struct scalars_req *);
+
+/*
+ * Parses a step from text (a query argument): a decimal integer from 0
+ * to 2^53-1.  Returns 0 or -1 with the error naming field.
+ */
+int	 codec_step_text(const char *, const char *field, int64_t *,
+	    struct codec_error *);
+
+/* The canonical JSON of loss terms, every parameter written out: two
+ * runs have the same losses exactly when these strings are equal.
+ * Returns a string the caller frees, or NULL when out of memory. */
+char	*codec_terms_json(const struct loss_term *, size_t);
+
+/* A JSON number, or for NaN and infinities the strings "NaN",
+ * "Infinity" and "-Infinity": JSON has no tokens for them. */
+cJSON	*codec_number(double);
+
+#endif

@@ -1,0 +1,542 @@
+/* The HTTP server: libmicrohttpd, routing, static files, access log. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "api.h"
+#include "http.h"
+#include "log.h"
+
+#define API_PREFIX	"/api/v1/"
+#define MAX_SEGMENTS	8
+
+static const char csp[] = "default-src 'self'; script-src 'self';"
+    " style-src 'self'; img-src 'self' data:; connect-src 'self';"
+    " base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+struct http {
+	struct MHD_Daemon	*mhd;
+	struct api		*api;
+	char			 web_root[4096];
+	size_t			 max_body;
+	char			 url[300];
+};
+
+/* The state of one request while its body arrives. */
+struct exchange {
+	char		*body;
+	size_t		 len, cap;
+	int		 too_large;
+	struct timespec	 start;
+	char		*args[8];	/* decoded query arguments */
+	size_t		 nargs;
+	struct MHD_Connection *conn;
+};
+
+long
+http_unescape(char *s)
+{
+	char	*r = s, *w = s;
+	int	 hi, lo;
+
+	for (; *r != '\0'; r++) {
+		if (*r != '%') {
+			*w++ = *r;
+			continue;
+		}
+		hi = r[1] ? (r[1] | 0x20) : 0;
+		lo = hi && r[2] ? (r[2] | 0x20) : 0;
+		hi = hi >= '0' && hi <= '9' ? hi - '0' :
+		    hi >= 'a' && hi <= 'f' ? hi - 'a' + 10 : -1;
+		lo = lo >= '0' && lo <= '9' ? lo - '0' :
+		    lo >= 'a' && lo <= 'f' ? lo - 'a' + 10 : -1;
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return -1;
+		*w++ = (char)(hi << 4 | lo);
+		r += 2;
+	}
+	*w = '\0';
+	return (long)(w - s);
+}
+
+/* libmicrohttpd would decode the URL before we split it into segments,
+ * so "%2F" could not be told from "/": decoding is left to us. */
+static size_t
+http_no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
+static void
+http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char	 line[512];
+	size_t	 n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	log_warn("http", "%s", line);
+}
+
+/* A query argument, percent-decoded once; kept until the request ends. */
+static const char *
+http_arg(void *cls, const char *key)
+{
+	struct exchange	*x = cls;
+	const char	*raw;
+	char		*dec;
+
+	raw = MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND,
+	    key);
+	if (raw == NULL || x->nargs == sizeof(x->args) / sizeof(x->args[0]))
+		return NULL;
+	if ((dec = strdup(raw)) == NULL)
+		return NULL;
+	if (http_unescape(dec) < 0) {
+		/* A malformed escape stays as sent; the name check fails. */
+		strcpy(dec, raw);
+	}
+	x->args[x->nargs++] = dec;
+	return dec;
+}
+
+static const char *
+http_peer(struct MHD_Connection *c, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo	*ci;
+	const struct sockaddr		*sa;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(buf, len, "-");
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return buf;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    buf, (socklen_t)len);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+		    (socklen_t)len);
+	return buf;
+}
+
+/* Queues a response and writes the access-log line. */
+static enum MHD_Result
+http_send(struct MHD_Connection *c, struct exchange *x, const char *method,
+    const char *url, unsigned status, struct MHD_Response *resp)
+{
+	struct timespec	 now;
+	enum MHD_Result	 ret;
+	char		 peer[64], esc[512];
+	double		 ms;
+
+	if (resp == NULL) {
+		log_error("http", "out of memory making a response");
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)(now.tv_sec - x->start.tv_sec) * 1e3 +
+	    (double)(now.tv_nsec - x->start.tv_nsec) / 1e6;
+	log_info("http", "%s \"%s %s\" %u in=%zuB %.2fms",
+	    http_peer(c, peer, sizeof(peer)), method,
+	    log_escape(url, esc, sizeof(esc)), status, x->len, ms);
+	return ret;
+}
+
+/* A JSON response that takes over body (freed by libmicrohttpd). */
+static struct MHD_Response *
+http_json(char *body)
+{
+	struct MHD_Response	*r;
+
+	if (body == NULL)
+		return NULL;
+	r = MHD_create_response_from_buffer(strlen(body), body,
+	    MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(body);
+		return NULL;
+	}
+	MHD_add_response_header(r, "Content-Type",
+	    "application/json; charset=utf-8");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	return r;
+}
+
+static enum MHD_Result
+http_error(struct MHD_Connection *c, struct exchange *x, const char *method,
+    const char *url, int status, const char *code, const char *msg)
+{
+	struct api_reply	 rep;
+
+	memset(&rep, 0, sizeof(rep));
+	api_error(&rep, status, code, "%s", msg);
+	return http_send(c, x, method, url, (unsigned)status,
+	    http_json(rep.body));
+}
+
+/* Splits the path after the API prefix into decoded segments in buf. */
+static int
+http_segments(const char *path, char *buf, size_t len, char **seg,
+    size_t *nseg)
+{
+	char	*p, *save = NULL;
+
+	if (strlen(path) >= len)
+		return -1;
+	strcpy(buf, path);
+	*nseg = 0;
+	for (p = strtok_r(buf, "/", &save); p != NULL;
+	    p = strtok_r(NULL, "/", &save)) {
+		if (*nseg == MAX_SEGMENTS || http_unescape(p) < 0)
+			return -1;
+		seg[(*nseg)++] = p;
+	}
+	return 0;
+}
+
+static enum MHD_Result
+http_api(struct http *h, struct MHD_Connection *c, struct exchange *x,
+    const char *method, const char *url)
+{
+	struct api_request	 req;
+	struct api_reply	 rep;
+	struct MHD_Response	*resp;
+	char			 buf[2048], *seg[MAX_SEGMENTS];
+	const char		*path = url + strlen(API_PREFIX);
+	size_t			 nseg;
+
+	if (http_segments(path, buf, sizeof(buf), seg, &nseg) == -1)
+		return http_error(c, x, method, url, 400, "invalid_field",
+		    "the path has a malformed percent-encoding, a NUL byte or"
+		    " too many segments");
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.seg = seg;
+	req.nseg = nseg;
+	req.arg = http_arg;
+	req.arg_ctx = x;
+	req.body = x->body;
+	req.len = x->len;
+	api_handle(h->api, &req, &rep);
+	resp = http_json(rep.body);
+	if (resp != NULL && rep.allow != NULL)
+		MHD_add_response_header(resp, "Allow", rep.allow);
+	return http_send(c, x, method, url, (unsigned)rep.status, resp);
+}
+
+static const char *
+http_mime(const char *path)
+{
+	static const char *const types[][2] = {
+		{ ".html", "text/html; charset=utf-8" },
+		{ ".js", "text/javascript; charset=utf-8" },
+		{ ".css", "text/css; charset=utf-8" },
+		{ ".svg", "image/svg+xml" },
+		{ ".png", "image/png" },
+		{ ".ico", "image/x-icon" },
+		{ ".json", "application/json; charset=utf-8" },
+	};
+	const char	*dot = strrchr(path, '.');
+	size_t		 i;
+
+	for (i = 0; dot != NULL && i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(dot, types[i][0]) == 0)
+			return types[i][1];
+	return "application/octet-stream";
+}
+
+/*
+ * Maps a URL path to a file of the web root: every segment decoded,
+ * none empty-named, "." or "..", starting with a dot or holding a
+ * slash, so that no request leaves the root.  -1 when refused.
+ */
+static int
+http_file_path(const struct http *h, const char *url, char *out,
+    size_t len)
+{
+	char	 buf[1024], *seg[MAX_SEGMENTS];
+	size_t	 nseg, i, o;
+	int	 w;
+
+	if (http_segments(url, buf, sizeof(buf), seg, &nseg) == -1)
+		return -1;
+	w = snprintf(out, len, "%s", h->web_root);
+	if (w < 0 || (size_t)w >= len)
+		return -1;
+	o = (size_t)w;
+	for (i = 0; i < nseg; i++) {
+		if (seg[i][0] == '.' || strchr(seg[i], '/') != NULL ||
+		    strchr(seg[i], '\\') != NULL)
+			return -1;
+		w = snprintf(out + o, len - o, "/%s", seg[i]);
+		if (w < 0 || (size_t)w >= len - o)
+			return -1;
+		o += (size_t)w;
+	}
+	if (nseg == 0 || url[strlen(url) - 1] == '/') {
+		w = snprintf(out + o, len - o, "/index.html");
+		if (w < 0 || (size_t)w >= len - o)
+			return -1;
+	}
+	return 0;
+}
+
+static enum MHD_Result
+http_static(struct http *h, struct MHD_Connection *c, struct exchange *x,
+    const char *method, const char *url)
+{
+	struct MHD_Response	*resp;
+	struct stat		 sb;
+	char			 path[4096 + 1024];
+	int			 fd = -1;
+
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return http_error(c, x, method, url, 405,
+		    "method_not_allowed", "only GET and HEAD are allowed"
+		    " here");
+	if (http_file_path(h, url, path, sizeof(path)) == 0)
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 || fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		if (fd != -1)
+			close(fd);
+		return http_error(c, x, method, url, 404, "not_found",
+		    "no such file");
+	}
+	if ((resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd)) ==
+	    NULL) {
+		close(fd);
+		return http_send(c, x, method, url, 500, NULL);
+	}
+	MHD_add_response_header(resp, "Content-Type", http_mime(path));
+	MHD_add_response_header(resp, "Content-Security-Policy", csp);
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	return http_send(c, x, method, url, 200, resp);
+}
+
+static enum MHD_Result
+http_dispatch(struct http *h, struct MHD_Connection *c, struct exchange *x,
+    const char *method, const char *url)
+{
+	char	 msg[128];
+
+	if (x->too_large) {
+		snprintf(msg, sizeof(msg), "the request body exceeds the"
+		    " limit of %zu bytes", h->max_body);
+		return http_error(c, x, method, url, 413, "too_large", msg);
+	}
+	if (strncmp(url, API_PREFIX, strlen(API_PREFIX)) == 0)
+		return http_api(h, c, x, method, url);
+	if (strcmp(url, "/healthz") == 0) {
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+			return http_error(c, x, method, url, 405,
+			    "method_not_allowed", "only GET is allowed here");
+		return http_send(c, x, method, url, 200,
+		    http_json(strdup("{\"status\":\"ok\"}")));
+	}
+	if (strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0)
+		return http_error(c, x, method, url, 404, "not_found",
+		    "no such API endpoint (the API is under /api/v1/)");
+	return http_static(h, c, x, method, url);
+}
+
+/* Appends a chunk of the body, or marks the request too large. */
+static void
+http_body(struct http *h, struct exchange *x, const char *data, size_t n)
+{
+	char	*p;
+	size_t	 cap;
+
+	if (x->too_large || x->len + n > h->max_body) {
+		x->too_large = 1;
+		return;
+	}
+	if (x->len + n + 1 > x->cap) {
+		cap = (x->len + n + 1) * 2;
+		if (cap > h->max_body + 1)
+			cap = h->max_body + 1;
+		if ((p = realloc(x->body, cap)) == NULL) {
+			x->too_large = 1;
+			return;
+		}
+		x->body = p;
+		x->cap = cap;
+	}
+	memcpy(x->body + x->len, data, n);
+	x->len += n;
+	x->body[x->len] = '\0';
+}
+
+static enum MHD_Result
+http_access(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *data,
+    size_t *size, void **state)
+{
+	struct http	*h = cls;
+	struct exchange	*x = *state;
+
+	(void)version;
+	if (x == NULL) {
+		if ((x = calloc(1, sizeof(*x))) == NULL)
+			return MHD_NO;
+		x->conn = c;
+		clock_gettime(CLOCK_MONOTONIC, &x->start);
+		*state = x;
+		return MHD_YES;
+	}
+	if (*size != 0) {
+		http_body(h, x, data, *size);
+		*size = 0;
+		return MHD_YES;
+	}
+	return http_dispatch(h, c, x, method, url);
+}
+
+static void
+http_completed(void *cls, struct MHD_Connection *c, void **state,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct exchange	*x = *state;
+	size_t		 i;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (x == NULL)
+		return;
+	for (i = 0; i < x->nargs; i++)
+		free(x->args[i]);
+	free(x->body);
+	free(x);
+	*state = NULL;
+}
+
+/* Parses "ADDR:PORT" or "[ADDR]:PORT" into a socket address. */
+static int
+http_parse_listen(const char *spec, struct sockaddr_storage *ss,
+    char *host, size_t hostlen)
+{
+	struct sockaddr_in	*in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*in6 = (struct sockaddr_in6 *)ss;
+	const char		*colon = strrchr(spec, ':');
+	char			*end;
+	long			 port;
+	size_t			 n;
+
+	if (colon == NULL)
+		return -1;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || colon[1] == '\0' || port < 0 || port > 65535)
+		return -1;
+	n = (size_t)(colon - spec);
+	if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']') {
+		spec++;
+		n -= 2;
+	}
+	if (n == 0 || n >= hostlen)
+		return -1;
+	memcpy(host, spec, n);
+	host[n] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		return 0;
+	}
+	return -1;
+}
+
+struct http *
+http_start(const struct http_options *o, struct api *api, char *err,
+    size_t errlen)
+{
+	struct sockaddr_storage	 ss;
+	const union MHD_DaemonInfo *info;
+	struct http		*h;
+	unsigned		 flags = MHD_USE_INTERNAL_POLLING_THREAD |
+				    MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	char			 host[256];
+
+	if (http_parse_listen(o->listen, &ss, host, sizeof(host)) == -1) {
+		snprintf(err, errlen, "listen address \"%s\" is not"
+		    " ADDR:PORT with a numeric IPv4 or [IPv6] address",
+		    o->listen);
+		return NULL;
+	}
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->api = api;
+	h->max_body = o->max_body;
+	snprintf(h->web_root, sizeof(h->web_root), "%s", o->web_root);
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+
+	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_access, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, o->threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
+	    MHD_OPTION_UNESCAPE_CALLBACK, http_no_unescape, h,
+	    MHD_OPTION_END);
+	if (h->mhd == NULL) {
+		snprintf(err, errlen, "cannot listen on %s (in use, or not an"
+		    " address of this machine?)", o->listen);
+		free(h);
+		return NULL;
+	}
+	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	snprintf(h->url, sizeof(h->url), ss.ss_family == AF_INET6 ?
+	    "http://[%s]:%u" : "http://%s:%u", host,
+	    info ? (unsigned)info->port : 0);
+	return h;
+}
+
+const char *
+http_url(const struct http *h)
+{
+	return h->url;
+}
+
+void
+http_stop(struct http *h)
+{
+	if (h == NULL)
+		return;
+	MHD_stop_daemon(h->mhd);
+	free(h);
+}

@@ -1,0 +1,38 @@
+/*
+ * The HTTP server (libmicrohttpd): reads requests, splits and decodes
+ * their paths, hands /api/v1 to the API, serves /healthz and the files
+ * of the web root, and logs one line per request.
+ */
+#ifndef LOSSMON_HTTP_H
+#define LOSSMON_HTTP_H
+
+#include <stddef.h>
+
+#include "api.h"
+
+struct http;
+
+struct http_options {
+	const char	*listen;	/* "ADDR:PORT", "[ADDR]:PORT" */
+	const char	*web_root;
+	unsigned	 threads;
+	size_t		 max_body;
+};
+
+/* Starts serving; NULL with the reason in err when it cannot. */
+struct http	*http_start(const struct http_options *, struct api *,
+		    char *err, size_t errlen);
+
+/* The address it listens on, as "http://HOST:PORT", port resolved. */
+const char	*http_url(const struct http *);
+
+/* Stops accepting, finishes the requests in flight and frees it. */
+void		 http_stop(struct http *);
+
+/*
+ * Percent-decodes s in place.  Returns its new length, or -1 when s has
+ * a malformed escape or decodes to a NUL byte.
+ */
+long		 http_unescape(char *s);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * The store: runs and the values of their metrics per split and step,
+ * in one SQLite file (WAL mode, numbered migrations, prepared
+ * statements).  It knows SQL, not HTTP and not the loss math: a loss
+ * is kept as its additive statistics (an opaque vector of doubles that
+ * is summed across batches) and the value its caller computed.
+ *
+ * Functions return 0 on success, STORE_NOTFOUND where a thing is
+ * missing, and -1 on a database error, which they log.  All calls are
+ * safe from several threads.
+ */
+#ifndef LOSSMON_STORE_H
+#define LOSSMON_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "downsample.h"
+
+#define STORE_NOTFOUND	1
+#define STORE_MAX_STATS	16
+
+struct store;
+
+enum metric_kind { METRIC_LOSS, METRIC_TOTAL, METRIC_SCALAR };
+
+enum store_outcome { STORE_CREATED, STORE_SAME, STORE_CONFLICT };
+
+struct store_run {
+	int64_t	 id;
+	char	*name;
+	char	*losses;		/* canonical JSON of the terms */
+	char	*params;		/* JSON object text */
+	char	*tags;			/* JSON object text */
+	double	 created;		/* unix seconds */
+	int64_t	 last_step;		/* -1 when nothing was posted */
+	double	 last_time;		/* 0 when nothing was posted */
+};
+
+struct store_metric {
+	const char	*name;
+	const char	*split;
+	enum metric_kind kind;
+	int64_t		 points;
+	int64_t		 first_step, last_step;
+};
+
+/* A value to write at a step: name, kind, the new value and, for a
+ * loss, its accumulated statistics. */
+struct store_value {
+	const char	*metric;
+	enum metric_kind kind;
+	double		 value;
+	const double	*stats;
+	size_t		 nstats;
+};
+
+/* Opens (creating if needed) and migrates the database, with the given
+ * PRAGMA synchronous setting ("full", "normal", "off").  On failure
+ * returns NULL and writes the reason to err. */
+struct store	*store_open(const char *path, const char *synchronous,
+		    char *err, size_t errlen);
+void		 store_close(struct store *);
+
+/*
+ * Creates the run unless it exists.  *outcome says whether it was
+ * created, existed with the same losses (the params and tags of the
+ * request are then ignored), or exists with other losses.
+ */
+int	 store_run_ensure(struct store *, const char *name,
+	    const char *losses, const char *params, const char *tags,
+	    enum store_outcome *outcome);
+
+/* Fills run; free it with store_run_free(). */
+int	 store_run_get(struct store *, const char *name, struct store_run *);
+void	 store_run_free(struct store_run *);
+
+/* Calls fn for every run, ordered by name; stops if fn returns
+ * non-zero.  The run is valid only during the call. */
+int	 store_run_list(struct store *,
+	    int (*fn)(const struct store_run *, void *), void *);
+
+/* Deletes the run and all its points. */
+int	 store_run_delete(struct store *, const char *name);
+
+/* Calls fn for each metric of a run, ordered by name then split. */
+int	 store_metric_list(struct store *, int64_t run,
+	    int (*fn)(const struct store_metric *, void *), void *);
+
+/*
+ * A write transaction: store_begin() takes the store's writer lock and
+ * opens an immediate transaction; store_commit() or store_rollback()
+ * ends it and releases the lock.  Between them the thread may call
+ * store_stats_get() and store_values_put().  store_commit() returns 0
+ * only when the data is committed.
+ */
+int	 store_begin(struct store *);
+int	 store_commit(struct store *);
+void	 store_rollback(struct store *);
+
+/* The accumulated statistics of a loss metric at a step: copies up to
+ * max of them into stats and sets *n; STORE_NOTFOUND when the step has
+ * no point for that metric yet. */
+int	 store_stats_get(struct store *, int64_t run, const char *split,
+	    int64_t step, const char *metric, double *stats, size_t max,
+	    size_t *n);
+
+/* Writes the values at a step, replacing what was there; inside a
+ * transaction.  A metric written with a kind other than the one it
+ * was created with is an error (-1). */
+int	 store_values_put(struct store *, int64_t run, const char *split,
+	    int64_t step, const struct store_value *, size_t n);
+
+/* The kind of an existing metric of a run (any split), or
+ * STORE_NOTFOUND; inside a transaction or not. */
+int	 store_metric_kind(struct store *, int64_t run, const char *metric,
+	    enum metric_kind *);
+
+/*
+ * The points of a metric and split with from <= step <= to, ordered by
+ * step, in a new array the caller frees (NULL when there are none).
+ */
+int	 store_history(struct store *, int64_t run, const char *metric,
+	    const char *split, int64_t from, int64_t to,
+	    struct point **pts, size_t *n);
+
+#endif

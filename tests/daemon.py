@@ -1,0 +1,101 @@
+"""Starts a real lossmond for a test: an ephemeral loopback port, a fresh
+SQLite file in a temporary folder, the web root of the source tree.
+
+Only the Python standard library is used, so any python3 runs it.
+"""
+import json
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+TOP_SRCDIR = os.environ.get(
+    "TOP_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LOSSMOND = os.environ.get("LOSSMOND", os.path.join(TOP_SRCDIR, "src", "lossmond"))
+
+
+class Daemon:
+    """A lossmond process. Use as a context manager or call start/stop."""
+
+    def __init__(self, db=None, args=(), config=None):
+        self.tmp = tempfile.mkdtemp(prefix="lossmon-test-")
+        self.db = db or os.path.join(self.tmp, "lossmon.db")
+        self.args = list(args)
+        self.config = config
+        self.proc = None
+        self.url = None
+        self.log = []
+
+    def start(self, timeout=10.0):
+        cmd = [LOSSMOND, "--listen", "127.0.0.1:0", "--db", self.db,
+               "--web", os.path.join(TOP_SRCDIR, "web")]
+        if self.config is not None:
+            path = os.path.join(self.tmp, "lossmond.conf")
+            with open(path, "w") as f:
+                json.dump(self.config, f)
+            cmd += ["--config", path]
+        cmd += self.args
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True,
+                                     errors="replace")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.log.append(line)
+            m = re.search(r"listening on (http://\S+?)/?(\s|$)", line)
+            if m:
+                self.url = m.group(1)
+                threading.Thread(target=self._drain, daemon=True).start()
+                return self
+        self.stop()
+        raise RuntimeError("lossmond did not start:\n" + "".join(self.log))
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self.log.append(line)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def request(self, method, path, body=None, raw=None, headers=None):
+        """Returns (status, parsed JSON or text, headers)."""
+        data = raw
+        hdrs = dict(headers or {})
+        if body is not None:
+            data = json.dumps(body, allow_nan=False).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        req = urllib.request.Request(self.url + path, data=data,
+                                     method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                status, text, rh = r.status, r.read(), r.headers
+        except urllib.error.HTTPError as e:
+            status, text, rh = e.code, e.read(), e.headers
+        ctype = rh.get("Content-Type", "")
+        if ctype.startswith("application/json"):
+            return status, json.loads(text), rh
+        return status, text.decode("utf-8", "replace"), rh
+
+
+def quote(name):
+    """Percent-encodes one path segment."""
+    return urllib.parse.quote(name, safe="")
