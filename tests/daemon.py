@@ -3,9 +3,11 @@ SQLite file in a temporary folder, the web root of the source tree.
 
 Only the Python standard library is used, so any python3 runs it.
 """
+import atexit
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -24,6 +26,9 @@ class Daemon:
 
     def __init__(self, db=None, args=(), config=None):
         self.tmp = tempfile.mkdtemp(prefix="lossmon-test-")
+        # Removed when the test process ends: a later daemon of the same
+        # test may reopen this one's database.
+        atexit.register(shutil.rmtree, self.tmp, True)
         self.db = db or os.path.join(self.tmp, "lossmon.db")
         self.args = list(args)
         self.config = config
