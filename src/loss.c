@@ -156,6 +156,11 @@ num_text(double v, char *buf, size_t len)
 		return "NaN";
 	if (isinf(v))
 		return v > 0 ? "Infinity" : "-Infinity";
+	/* %g would write 10 as 1e+01. */
+	if (v == floor(v) && fabs(v) < 1e15) {
+		snprintf(buf, len, "%.0f", v);
+		return buf;
+	}
 	for (prec = 1; prec < 17; prec++) {
 		snprintf(buf, len, "%.*g", prec, v);
 		if (strtod(buf, NULL) == v)
@@ -218,8 +223,10 @@ check_tensor(const char *what, const struct tensor *t, struct errbuf *e)
 	if (prod != t->n)
 		return fail(e, "%s has %zu values, not the %zu of its shape",
 		    what, t->n, prod);
-	if (t->n == 0 || t->data == NULL)
+	if (t->n == 0)
 		return fail(e, "%s is empty", what);
+	if (t->data == NULL)
+		return fail(e, "%s has no data", what);
 	return 0;
 }
 

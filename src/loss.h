@@ -57,17 +57,20 @@ struct loss_stats {
 	double		 s[LOSS_MAX_STATS];
 };
 
-/* The API name of a type ("mse", "cross_entropy", ...). */
+/* The API name of a type ("mse", "cross_entropy", ...); NULL for a
+ * value that is no type. */
 const char	*loss_type_name(enum loss_type);
 
 /* Looks a type up by its API name; 0 when found, -1 when unknown. */
 int		 loss_type_lookup(const char *, enum loss_type *);
 
-/* What a type expects, in one line each, for error messages and docs. */
+/* What a type expects, in one line each, for error messages and docs;
+ * NULL for a value that is no type. */
 const char	*loss_type_inputs(enum loss_type);
 const char	*loss_type_formula(enum loss_type);
 
-/* Number of parameters of a type and the description of the i-th. */
+/* Number of parameters of a type and the description of the i-th
+ * (NULL when i is out of range). */
 size_t		 loss_nparams(enum loss_type);
 const struct loss_param *loss_param_info(enum loss_type, size_t);
 
@@ -77,7 +80,8 @@ void		 loss_spec_default(struct loss_spec *, enum loss_type);
 /*
  * Checks a parameter value against its bounds.  Returns 0 when it is
  * allowed; otherwise -1 with a message such as "must be greater than 0"
- * (without the parameter's name) written to err.
+ * or "must be a finite number" (without the parameter's name) written
+ * to err.  NaN and infinities are never allowed.
  */
 int		 loss_param_check(enum loss_type, size_t, double,
 		    char *err, size_t errlen);
@@ -91,12 +95,18 @@ size_t		 loss_nstats(enum loss_type);
  * and that values are in range (probabilities in [0,1], class indices
  * integral and in [0,C), labels 0 or 1).  Returns 0 on success; -1 with
  * a message naming "predictions" or "targets" and the problem, for
- * example "targets has 4 rows but predictions has 3", written to err.
+ * example "targets has 4 rows but predictions has 3", written to err
+ * (when err is not NULL), and out left untouched.  An input without
+ * elements is an error.
  * Non-finite inputs are not an error: they give a non-finite loss.
+ * For bce a NaN probability or target is taken as unknown, not out of
+ * range (torch would refuse a NaN probability); class indices and 0/1
+ * labels (contrastive, dice targets) must be exact, so NaN is an error
+ * there.
  */
-int		 loss_batch(const struct loss_spec *, const struct tensor *pred,
-		    const struct tensor *target, struct loss_stats *out,
-		    char *err, size_t errlen);
+int		 loss_batch(const struct loss_spec *,
+		    const struct tensor *pred, const struct tensor *target,
+		    struct loss_stats *out, char *err, size_t errlen);
 
 /* acc += b, entry by entry, over the entries the type uses. */
 void		 loss_stats_add(enum loss_type, struct loss_stats *acc,
