@@ -72,7 +72,7 @@ static void
 api_json(struct api_reply *rep, int status, cJSON *doc)
 {
 	free(rep->body);
-	rep->body = doc ? cJSON_PrintUnformatted(doc) : NULL;
+	rep->body = codec_print(doc);
 	cJSON_Delete(doc);
 	if (rep->body == NULL) {
 		api_error(rep, 500, "internal", "out of memory");
@@ -578,7 +578,6 @@ static void
 buf_number(struct buf *b, double v)
 {
 	char	 num[32];
-	int	 n;
 
 	if (isnan(v))
 		buf_add(b, "\"NaN\"", 5);
@@ -586,8 +585,8 @@ buf_number(struct buf *b, double v)
 		buf_add(b, v > 0 ? "\"Infinity\"" : "\"-Infinity\"",
 		    v > 0 ? 10 : 11);
 	else {
-		n = snprintf(num, sizeof(num), "%.17g", v);
-		buf_add(b, num, (size_t)n);
+		codec_format(v, num, sizeof(num));
+		buf_add(b, num, strlen(num));
 	}
 }
 
@@ -662,8 +661,8 @@ api_history_get(struct api *api, const struct api_request *req,
 		    " query argument: ?metric=total)");
 		return;
 	}
-	if (codec_check_name(metric, "metric", 1, &err) == -1 ||
-	    codec_check_name(split, "split", 1, &err) == -1) {
+	if (codec_check_name(metric, "metric", &err) == -1 ||
+	    codec_check_name(split, "split", &err) == -1) {
 		api_codec_error(rep, &err);
 		return;
 	}
@@ -744,7 +743,7 @@ api_handle(struct api *api, const struct api_request *req,
 		if (strcmp(r->method, req->method) != 0)
 			continue;
 		if (req->nseg > 1 && codec_check_name(req->seg[1], "run name",
-		    0, &err) == -1) {
+		    &err) == -1) {
 			api_codec_error(rep, &err);
 			return;
 		}

@@ -15,11 +15,21 @@
 
 #define PATH_MAX_LEN	96	/* "predictions[12][3]" and the like */
 
+static size_t	 max_elements = 16u << 20;
+static size_t	 max_depth = 32;
+
 static const char *const run_fields[] = { "losses", "params", "tags", NULL };
 static const char *const batch_fields[] = { "step", "split", "predictions",
     "targets", NULL };
 static const char *const scalar_fields[] = { "step", "split", "values",
     NULL };
+
+void
+codec_set_limits(size_t elements, size_t depth)
+{
+	max_elements = elements;
+	max_depth = depth;
+}
 
 void
 codec_error_set(struct codec_error *err, int status, const char *code,
@@ -52,29 +62,82 @@ codec_invalid(struct codec_error *err, const char *fmt, ...)
 	return -1;
 }
 
-int
-codec_check_name(const char *s, const char *field, int slash,
-    struct codec_error *err)
+/* The length of the UTF-8 sequence at s and its code point, or 0 when
+ * it is not valid (overlong, a surrogate, past U+10FFFF, cut short). */
+static size_t
+codec_utf8(const unsigned char *s, unsigned long *cp)
 {
-	size_t	 len = strlen(s), i;
+	size_t		 n, i;
+	unsigned long	 c = s[0], min;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if ((c & 0xe0) == 0xc0) {
+		n = 2, c &= 0x1f, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 3, c &= 0x0f, min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 4, c &= 0x07, min = 0x10000;
+	} else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+int
+codec_check_name(const char *s, const char *field, struct codec_error *err)
+{
+	size_t		 len = strlen(s), i, n;
+	unsigned long	 cp;
 
 	if (len == 0)
 		return codec_invalid(err, "%s is empty", field);
 	if (len > CODEC_NAME_MAX)
 		return codec_invalid(err, "%s is %zu bytes long; the limit is"
 		    " %d", field, len, CODEC_NAME_MAX);
-	for (i = 0; i < len; i++) {
-		unsigned char	 c = (unsigned char)s[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-' || (slash && c == '/'))
-			continue;
-		return codec_invalid(err, "%s has a character that is not"
-		    " allowed at byte %zu (allowed: letters, digits, '.', '_',"
-		    " '-'%s)", field, i, slash ? ", '/'" : "");
+	for (i = 0; i < len; i += n) {
+		if ((n = codec_utf8((const unsigned char *)s + i, &cp)) == 0)
+			return codec_invalid(err, "%s is not valid UTF-8 (at"
+			    " byte %zu)", field, i);
+		if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+			return codec_invalid(err, "%s has a control character"
+			    " at byte %zu", field, i);
 	}
 	return 0;
+}
+
+/* The deepest nesting of arrays and objects in JSON text, found before
+ * parsing so that a hostile body costs no more than one pass. */
+static size_t
+codec_depth(const char *s, size_t len)
+{
+	size_t	 i, depth = 0, deepest = 0;
+	int	 in_string = 0;
+
+	for (i = 0; i < len; i++) {
+		if (in_string) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				in_string = 0;
+		} else if (s[i] == '"')
+			in_string = 1;
+		else if (s[i] == '[' || s[i] == '{') {
+			if (++depth > deepest)
+				deepest = depth;
+		} else if ((s[i] == ']' || s[i] == '}') && depth > 0)
+			depth--;
+	}
+	return deepest;
 }
 
 /* Parses a body that must be one JSON object; the caller deletes it. */
@@ -87,6 +150,11 @@ codec_parse(const char *body, size_t len, cJSON **root,
 	if (len == 0) {
 		codec_error_set(err, 400, "bad_json", "the request body is"
 		    " empty; a JSON object is expected");
+		return -1;
+	}
+	if (codec_depth(body, len) > max_depth) {
+		codec_error_set(err, 400, "bad_json", "the request body nests"
+		    " deeper than %zu levels (max_json_depth)", max_depth);
 		return -1;
 	}
 	/* The end pointer, unlike cJSON_GetErrorPtr(), is per call. */
@@ -116,6 +184,23 @@ codec_parse(const char *body, size_t len, cJSON **root,
 	return 0;
 }
 
+/* Rejects an object with a key given twice: JSON parsers disagree on
+ * which one wins, so the request would mean different things. */
+static int
+codec_unique_keys(const cJSON *obj, const char *where,
+    struct codec_error *err)
+{
+	const cJSON	*a, *b;
+
+	for (a = obj->child; a != NULL; a = a->next)
+		for (b = obj->child; b != a; b = b->next)
+			if (strcmp(a->string, b->string) == 0)
+				return codec_invalid(err, "%s%s%.64s is given"
+				    " twice", where, *where ? "." : "",
+				    a->string);
+	return 0;
+}
+
 /* Rejects keys of obj that are not in allowed; where names obj. */
 static int
 codec_known_fields(const cJSON *obj, const char *const *allowed,
@@ -124,6 +209,8 @@ codec_known_fields(const cJSON *obj, const char *const *allowed,
 	const cJSON	*it;
 	size_t		 i;
 
+	if (codec_unique_keys(obj, where, err) == -1)
+		return -1;
 	cJSON_ArrayForEach(it, obj) {
 		for (i = 0; allowed[i] != NULL; i++)
 			if (strcmp(it->string, allowed[i]) == 0)
@@ -233,7 +320,7 @@ codec_split(const cJSON *root, char *split, struct codec_error *err)
 	}
 	if (!cJSON_IsString(it))
 		return codec_invalid(err, "split must be a string");
-	if (codec_check_name(it->valuestring, "split", 1, err) == -1)
+	if (codec_check_name(it->valuestring, "split", err) == -1)
 		return -1;
 	strcpy(split, it->valuestring);
 	return 0;
@@ -260,6 +347,12 @@ codec_shape(const cJSON *arr, const char *field, struct tensor *t,
 		it = it->child;
 	}
 	t->n = n;
+	if (n > max_elements) {
+		codec_error_set(err, 413, "too_large", "%s has %zu values; the"
+		    " limit is %zu (max_batch_elements)", field, n,
+		    max_elements);
+		return -1;
+	}
 	return 0;
 }
 
@@ -377,6 +470,8 @@ codec_values(const cJSON *values, struct scalars_req *req,
 		    " and numbers");
 	if ((n = (size_t)cJSON_GetArraySize(values)) == 0)
 		return codec_invalid(err, "values is empty");
+	if (codec_unique_keys(values, "values", err) == -1)
+		return -1;
 	req->names = calloc(n, sizeof(*req->names));
 	req->values = calloc(n, sizeof(*req->values));
 	if (req->names == NULL || req->values == NULL) {
@@ -386,8 +481,7 @@ codec_values(const cJSON *values, struct scalars_req *req,
 	cJSON_ArrayForEach(it, values) {
 		snprintf(path, sizeof(path), "values.%.*s", CODEC_NAME_MAX,
 		    it->string);
-		if (codec_check_name(it->string, "a name in values", 1,
-		    err) == -1)
+		if (codec_check_name(it->string, path, err) == -1)
 			return -1;
 		if (strcmp(it->string, "total") == 0)
 			return codec_invalid(err, "values.total: \"total\" is"
@@ -487,6 +581,9 @@ codec_term(const cJSON *obj, size_t idx, struct loss_term *term,
 	if (!cJSON_IsObject(obj))
 		return codec_invalid(err, "losses[%zu] must be an object",
 		    idx);
+	snprintf(path, sizeof(path), "losses[%zu]", idx);
+	if (codec_unique_keys(obj, path, err) == -1)
+		return -1;
 	type = cJSON_GetObjectItemCaseSensitive(obj, "type");
 	if (type == NULL) {
 		codec_error_set(err, 400, "missing_field", "losses[%zu].type"
@@ -514,7 +611,7 @@ codec_term(const cJSON *obj, size_t idx, struct loss_term *term,
 		    loss_type_name(t));
 	else if (!cJSON_IsString(name))
 		return codec_invalid(err, "%s must be a string", path);
-	else if (codec_check_name(name->valuestring, path, 1, err) == -1)
+	else if (codec_check_name(name->valuestring, path, err) == -1)
 		return -1;
 	else
 		snprintf(term->name, sizeof(term->name), "%s",
@@ -580,7 +677,7 @@ codec_object_text(const cJSON *root, const char *field, char **out,
 
 	if (it != NULL && !cJSON_IsObject(it))
 		return codec_invalid(err, "%s must be a JSON object", field);
-	*out = it ? cJSON_PrintUnformatted(it) : strdup("{}");
+	*out = it ? codec_print((cJSON *)it) : strdup("{}");
 	if (*out == NULL) {
 		codec_error_set(err, 413, "too_large", "%s is too large",
 		    field);
@@ -673,9 +770,69 @@ codec_terms_json(const struct loss_term *terms, size_t n)
 			goto out;
 		cJSON_AddItemToArray(arr, o);
 	}
-	text = cJSON_PrintUnformatted(arr);
+	text = codec_print(arr);
 
 out:
 	cJSON_Delete(arr);
 	return text;
+}
+
+void
+codec_format(double v, char *buf, size_t len)
+{
+	int	 prec;
+
+	/* Whole numbers such as steps print as integers, not 9.0e+15. */
+	if (floor(v) == v && fabs(v) <= CODEC_STEP_MAX) {
+		snprintf(buf, len, "%.0f", v);
+		return;
+	}
+	for (prec = 15; prec < 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			return;
+	}
+	snprintf(buf, len, "%.17g", v);
+}
+
+/* Turns every number below it into raw text that is exact. */
+static int
+codec_exact(cJSON *it)
+{
+	char	 num[32], *raw;
+
+	for (; it != NULL; it = it->next) {
+		if (cJSON_IsNumber(it)) {
+			if (!isfinite(it->valuedouble))
+				snprintf(num, sizeof(num), "\"%s\"",
+				    isnan(it->valuedouble) ? "NaN" :
+				    it->valuedouble > 0 ? "Infinity" :
+				    "-Infinity");
+			else
+				codec_format(it->valuedouble, num,
+				    sizeof(num));
+			if ((raw = strdup(num)) == NULL)
+				return -1;
+			it->type = cJSON_Raw;
+			it->valuestring = raw;
+		} else if (codec_exact(it->child) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+char *
+codec_print(cJSON *doc)
+{
+	cJSON	*next;
+
+	if (doc == NULL)
+		return NULL;
+	/* Only this node and its children: not its siblings. */
+	next = doc->next;
+	doc->next = NULL;
+	if (cJSON_IsNumber(doc) || doc->child != NULL)
+		codec_exact(cJSON_IsNumber(doc) ? doc : doc->child);
+	doc->next = next;
+	return cJSON_PrintUnformatted(doc);
 }

@@ -65,13 +65,16 @@ struct scalars_req {
 	double		*values;
 };
 
+/* Sets the largest number of values in one input array and the deepest
+ * nesting of a request body; called once at start-up. */
+void	 codec_set_limits(size_t max_elements, size_t max_depth);
+
 void	 codec_error_set(struct codec_error *, int, const char *,
 	    const char *, ...) __attribute__((format(printf, 4, 5)));
 
-/* Checks a name: 1 to 128 bytes of letters, digits, '.', '_', '-', and
- * with slash set also '/' (metric and split names; run names, which
- * stand in a URL path, take none).  field names it in the message. */
-int	 codec_check_name(const char *, const char *field, int slash,
+/* Checks the name of a run, metric or split: 1 to 128 bytes of valid
+ * UTF-8 without control characters.  field names it in the message. */
+int	 codec_check_name(const char *, const char *field,
 	    struct codec_error *);
 
 /* Decodes a list of loss terms (a cJSON array) into a new array. */
@@ -105,5 +108,17 @@ char	*codec_terms_json(const struct loss_term *, size_t);
 /* A JSON number, or for NaN and infinities the strings "NaN",
  * "Infinity" and "-Infinity": JSON has no tokens for them. */
 cJSON	*codec_number(double);
+
+/* Writes a finite double as the shortest of %.15g, %.16g and %.17g
+ * that reads back as the same value, and whole numbers up to 2^53-1
+ * as integers. */
+void	 codec_format(double, char *buf, size_t len);
+
+/*
+ * Prints a document compactly with every number exact: the shortest
+ * text that reads back as the same double (cJSON alone rounds to 15
+ * digits).  Returns a string the caller frees with free(), or NULL.
+ */
+char	*codec_print(cJSON *);
 
 #endif

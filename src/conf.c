@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,12 @@ conf_defaults(struct conf *c)
 	snprintf(c->synchronous, sizeof(c->synchronous), "full");
 	c->threads = 4;
 	c->max_body = 64u << 20;
+	c->max_elements = 16u << 20;
+	c->max_depth = 32;
+	c->timeout = 30;
+	c->max_conns = 1000;
+	c->max_conns_ip = 64;
+	c->drain = 10;
 	if ((arr = cJSON_Parse(DEFAULT_LOSSES)) == NULL)
 		return -1;
 	rc = conf_default_losses(c, arr, err, sizeof(err));
@@ -64,37 +71,85 @@ conf_defaults(struct conf *c)
 	return rc;
 }
 
-/* Copies a string value into a fixed buffer of the configuration. */
+/* The keys of the file that hold a string or a whole number. */
+struct conf_key {
+	const char	*key;
+	size_t		 off;		/* of the field in struct conf */
+	size_t		 len;		/* of a string field; 0: a number */
+	double		 lo, hi;	/* bounds of a number */
+};
+
+#define STR(k, f)	{ k, offsetof(struct conf, f), \
+			    sizeof(((struct conf *)0)->f), 0, 0 }
+#define NUM(k, f, lo, hi) { k, offsetof(struct conf, f), 0, lo, hi }
+
+static const struct conf_key conf_keys[] = {
+	STR("listen", listen),
+	STR("db", db),
+	STR("web_root", web_root),
+	STR("log_level", log_level),
+	STR("synchronous", synchronous),
+	STR("read_token_file", read_token_file),
+	STR("write_token_file", write_token_file),
+	STR("tls_cert", tls_cert),
+	STR("tls_key", tls_key),
+	STR("cors_origin", cors_origin),
+	NUM("max_body_bytes", max_body, 1024, 1 << 30),
+	NUM("max_batch_elements", max_elements, 1, 1e9),
+	NUM("max_json_depth", max_depth, 4, 1000),
+	NUM("connection_timeout", timeout, 1, 3600),
+	NUM("max_connections", max_conns, 1, 100000),
+	NUM("max_connections_per_address", max_conns_ip, 1, 100000),
+	NUM("shutdown_drain_seconds", drain, 0, 3600),
+};
+
+/* Applies one key-value pair of the file. */
 static int
-conf_string(const cJSON *it, char *dst, size_t len, char *err,
-    size_t errlen)
+conf_key(struct conf *c, const cJSON *it, char *err, size_t errlen)
 {
-	if (!cJSON_IsString(it)) {
-		snprintf(err, errlen, "%s must be a string", it->string);
+	const struct conf_key	*k;
+	char			*field;
+	double			 v;
+	size_t			 i;
+
+	if (strcmp(it->string, "default_losses") == 0)
+		return conf_default_losses(c, it, err, errlen);
+	if (strcmp(it->string, "threads") == 0) {
+		v = cJSON_IsNumber(it) ? it->valuedouble : NAN;
+		if (!(v >= 1 && v <= 256) || floor(v) != v) {
+			snprintf(err, errlen, "threads must be an integer"
+			    " from 1 to 256");
+			return -1;
+		}
+		c->threads = (unsigned)v;
+		return 0;
+	}
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
+		if (strcmp(it->string, conf_keys[i].key) == 0)
+			break;
+	if (i == sizeof(conf_keys) / sizeof(conf_keys[0])) {
+		snprintf(err, errlen, "%.64s: unknown key", it->string);
 		return -1;
 	}
-	if (strlen(it->valuestring) >= len || it->valuestring[0] == '\0') {
-		snprintf(err, errlen, "%s must be 1 to %zu bytes", it->string,
-		    len - 1);
-		return -1;
+	k = &conf_keys[i];
+	field = (char *)c + k->off;
+	if (k->len > 0) {
+		if (!cJSON_IsString(it) ||
+		    strlen(it->valuestring) >= k->len) {
+			snprintf(err, errlen, "%s must be a string of at most"
+			    " %zu bytes", k->key, k->len - 1);
+			return -1;
+		}
+		memcpy(field, it->valuestring, strlen(it->valuestring) + 1);
+		return 0;
 	}
-	snprintf(dst, len, "%s", it->valuestring);
-	return 0;
-}
-
-/* An integer value within [lo, hi]. */
-static int
-conf_integer(const cJSON *it, double lo, double hi, double *out,
-    char *err, size_t errlen)
-{
-	double	 v = cJSON_IsNumber(it) ? it->valuedouble : NAN;
-
-	if (!(v >= lo && v <= hi) || floor(v) != v) {
+	v = cJSON_IsNumber(it) ? it->valuedouble : NAN;
+	if (!(v >= k->lo && v <= k->hi) || floor(v) != v) {
 		snprintf(err, errlen, "%s must be an integer from %.0f to %.0f",
-		    it->string, lo, hi);
+		    k->key, k->lo, k->hi);
 		return -1;
 	}
-	*out = v;
+	*(size_t *)(void *)field = (size_t)v;
 	return 0;
 }
 
@@ -111,50 +166,21 @@ conf_check_words(struct conf *c, char *err, size_t errlen)
 		    " debug");
 		return -1;
 	}
+	if (c->listen[0] == '\0' || c->db[0] == '\0' ||
+	    c->web_root[0] == '\0') {
+		snprintf(err, errlen, "listen, db and web_root must not be"
+		    " empty");
+		return -1;
+	}
+	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
+		snprintf(err, errlen, "tls_cert and tls_key go together");
+		return -1;
+	}
 	for (i = 0; syncs[i] != NULL; i++)
 		if (strcmp(c->synchronous, syncs[i]) == 0)
 			return 0;
 	snprintf(err, errlen, "synchronous must be full, extra, normal or"
 	    " off");
-	return -1;
-}
-
-/* Applies one key of the file. */
-static int
-conf_key(struct conf *c, const cJSON *it, char *err, size_t errlen)
-{
-	const char	*k = it->string;
-	double		 v;
-
-	if (strcmp(k, "listen") == 0)
-		return conf_string(it, c->listen, sizeof(c->listen), err,
-		    errlen);
-	if (strcmp(k, "db") == 0)
-		return conf_string(it, c->db, sizeof(c->db), err, errlen);
-	if (strcmp(k, "web_root") == 0)
-		return conf_string(it, c->web_root, sizeof(c->web_root), err,
-		    errlen);
-	if (strcmp(k, "log_level") == 0)
-		return conf_string(it, c->log_level, sizeof(c->log_level),
-		    err, errlen);
-	if (strcmp(k, "synchronous") == 0)
-		return conf_string(it, c->synchronous,
-		    sizeof(c->synchronous), err, errlen);
-	if (strcmp(k, "default_losses") == 0)
-		return conf_default_losses(c, it, err, errlen);
-	if (strcmp(k, "threads") == 0) {
-		if (conf_integer(it, 1, 256, &v, err, errlen) == -1)
-			return -1;
-		c->threads = (unsigned)v;
-		return 0;
-	}
-	if (strcmp(k, "max_body_bytes") == 0) {
-		if (conf_integer(it, 1024, 1 << 30, &v, err, errlen) == -1)
-			return -1;
-		c->max_body = (size_t)v;
-		return 0;
-	}
-	snprintf(err, errlen, "%.64s: unknown key", k);
 	return -1;
 }
 
@@ -188,17 +214,16 @@ out:
 	return rc;
 }
 
-int
-conf_load(struct conf *c, const char *path, char *err, size_t errlen)
+char *
+conf_read_file(const char *path, char *err, size_t errlen)
 {
 	FILE	*f;
-	char	*text = NULL, msg[256];
+	char	*text = NULL;
 	long	 len;
-	int	 rc = -1;
 
 	if ((f = fopen(path, "rb")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+		return NULL;
 	}
 	if (fseek(f, 0, SEEK_END) == -1 || (len = ftell(f)) < 0 ||
 	    len > (1 << 20) || fseek(f, 0, SEEK_SET) == -1) {
@@ -209,15 +234,49 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 	if ((text = malloc((size_t)len + 1)) == NULL ||
 	    fread(text, 1, (size_t)len, f) != (size_t)len) {
 		snprintf(err, errlen, "%s: cannot read", path);
+		free(text);
+		text = NULL;
 		goto out;
 	}
 	text[len] = '\0';
-	if ((rc = conf_parse(c, text, msg, sizeof(msg))) == -1)
-		snprintf(err, errlen, "%s: %s", path, msg);
 
 out:
-	free(text);
 	fclose(f);
+	return text;
+}
+
+char *
+conf_read_token(const char *path, char *err, size_t errlen)
+{
+	char	*t;
+	size_t	 n;
+
+	if ((t = conf_read_file(path, err, errlen)) == NULL)
+		return NULL;
+	n = strlen(t);
+	while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r' ||
+	    t[n - 1] == ' ' || t[n - 1] == '\t'))
+		t[--n] = '\0';
+	if (n < 16 || strcspn(t, " \t\r\n") != n) {
+		snprintf(err, errlen, "%s: a token must be one line of at"
+		    " least 16 characters without spaces", path);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+int
+conf_load(struct conf *c, const char *path, char *err, size_t errlen)
+{
+	char	*text, msg[256];
+	int	 rc;
+
+	if ((text = conf_read_file(path, err, errlen)) == NULL)
+		return -1;
+	if ((rc = conf_parse(c, text, msg, sizeof(msg))) == -1)
+		snprintf(err, errlen, "%s: %s", path, msg);
+	free(text);
 	return rc;
 }
 

@@ -17,6 +17,17 @@ struct conf {
 	char		 synchronous[16]; /* SQLite: full, normal or off */
 	unsigned	 threads;	/* HTTP worker threads */
 	size_t		 max_body;	/* bytes of a request body */
+	size_t		 max_elements;	/* numbers in one batch */
+	size_t		 max_depth;	/* nesting of a JSON body */
+	size_t		 timeout;	/* seconds a connection may idle */
+	size_t		 max_conns;	/* open connections */
+	size_t		 max_conns_ip;	/* open connections per address */
+	size_t		 drain;		/* seconds to finish on SIGTERM */
+	char		 read_token_file[4096];	/* "" for none */
+	char		 write_token_file[4096];
+	char		 tls_cert[4096];	/* PEM files; "" for HTTP */
+	char		 tls_key[4096];
+	char		 cors_origin[256];	/* "" sends no CORS headers */
 	struct loss_term *default_terms; /* for runs first seen unset */
 	size_t		 ndefault;
 };
@@ -43,6 +54,14 @@ int	 conf_load(struct conf *, const char *path, char *err,
  */
 int	 conf_args(struct conf *, int argc, char **argv, char *err,
 	    size_t errlen);
+
+/* The contents of a file of at most 1 MiB, NUL-terminated, for the
+ * caller to free; NULL with the reason in err. */
+char	*conf_read_file(const char *path, char *err, size_t errlen);
+
+/* A bearer token from a file: one line, trailing white space removed,
+ * at least 16 characters; NULL with the reason in err. */
+char	*conf_read_token(const char *path, char *err, size_t errlen);
 
 void	 conf_free(struct conf *);
 

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +34,9 @@ static const char csp[] = "default-src 'self'; script-src 'self';"
 struct http {
 	struct MHD_Daemon	*mhd;
 	struct api		*api;
-	char			 web_root[4096];
-	size_t			 max_body;
+	struct http_options	 o;		/* strings are the caller's */
 	char			 url[300];
+	unsigned		 inflight;	/* requests begun, not ended */
 };
 
 /* The state of one request while its body arrives. */
@@ -47,6 +48,7 @@ struct exchange {
 	char		*args[8];	/* decoded query arguments */
 	size_t		 nargs;
 	struct MHD_Connection *conn;
+	struct http	*h;
 };
 
 long
@@ -158,6 +160,11 @@ http_send(struct MHD_Connection *c, struct exchange *x, const char *method,
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	if (x->h->o.cors_origin != NULL) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Origin",
+		    x->h->o.cors_origin);
+		MHD_add_response_header(resp, "Vary", "Origin");
+	}
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 
@@ -288,7 +295,7 @@ http_file_path(const struct http *h, const char *url, char *out,
 
 	if (http_segments(url, buf, sizeof(buf), seg, &nseg) == -1)
 		return -1;
-	w = snprintf(out, len, "%s", h->web_root);
+	w = snprintf(out, len, "%s", h->o.web_root);
 	if (w < 0 || (size_t)w >= len)
 		return -1;
 	o = (size_t)w;
@@ -341,6 +348,86 @@ http_static(struct http *h, struct MHD_Connection *c, struct exchange *x,
 	return http_send(c, x, method, url, 200, resp);
 }
 
+/* Compares a presented token with the configured one in time that does
+ * not depend on where they differ. */
+static int
+http_token_equal(const char *given, const char *want)
+{
+	size_t		 gl = strlen(given), wl = strlen(want), i;
+	unsigned char	 d = gl != wl;
+
+	for (i = 0; i < wl; i++)
+		d |= (unsigned char)want[i] ^ (unsigned char)given[i % (gl + 1)];
+	return d == 0;
+}
+
+/*
+ * Reads need the read token (or the write token) when one is set;
+ * writes need the write token, or the read token when only that is
+ * set, so that a read token never leaves writes open by accident.
+ */
+static int
+http_authorized(const struct http *h, struct MHD_Connection *c,
+    const char *method)
+{
+	const char	*auth, *tok;
+	int		 read = strcmp(method, "GET") == 0 ||
+			    strcmp(method, "HEAD") == 0;
+
+	if (h->o.read_token == NULL && h->o.write_token == NULL)
+		return 1;
+	if (read && h->o.read_token == NULL)
+		return 1;
+	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
+		return 0;
+	tok = auth + 7;
+	if (h->o.write_token != NULL && http_token_equal(tok,
+	    h->o.write_token))
+		return 1;
+	if (h->o.read_token != NULL && http_token_equal(tok,
+	    h->o.read_token))
+		return read || h->o.write_token == NULL;
+	return 0;
+}
+
+static enum MHD_Result
+http_unauthorized(struct MHD_Connection *c, struct exchange *x,
+    const char *method, const char *url)
+{
+	struct api_reply	 rep;
+	struct MHD_Response	*resp;
+
+	memset(&rep, 0, sizeof(rep));
+	api_error(&rep, 401, "unauthorized", "a valid bearer token is"
+	    " required (Authorization: Bearer TOKEN)");
+	if ((resp = http_json(rep.body)) != NULL)
+		MHD_add_response_header(resp, "WWW-Authenticate",
+		    "Bearer realm=\"lossmon\"");
+	return http_send(c, x, method, url, 401, resp);
+}
+
+/* Answers a CORS preflight for the configured origin. */
+static enum MHD_Result
+http_preflight(struct MHD_Connection *c, struct exchange *x,
+    const char *method, const char *url)
+{
+	struct MHD_Response	*resp;
+
+	resp = MHD_create_response_from_buffer(0, NULL,
+	    MHD_RESPMEM_PERSISTENT);
+	if (resp != NULL) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+		    "GET, PUT, POST, DELETE");
+		MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+		    "Authorization, Content-Type");
+		MHD_add_response_header(resp, "Access-Control-Max-Age",
+		    "600");
+	}
+	return http_send(c, x, method, url, 204, resp);
+}
+
 static enum MHD_Result
 http_dispatch(struct http *h, struct MHD_Connection *c, struct exchange *x,
     const char *method, const char *url)
@@ -349,11 +436,16 @@ http_dispatch(struct http *h, struct MHD_Connection *c, struct exchange *x,
 
 	if (x->too_large) {
 		snprintf(msg, sizeof(msg), "the request body exceeds the"
-		    " limit of %zu bytes", h->max_body);
+		    " limit of %zu bytes (max_body_bytes)", h->o.max_body);
 		return http_error(c, x, method, url, 413, "too_large", msg);
 	}
-	if (strncmp(url, API_PREFIX, strlen(API_PREFIX)) == 0)
+	if (strncmp(url, API_PREFIX, strlen(API_PREFIX)) == 0) {
+		if (strcmp(method, "OPTIONS") == 0 && h->o.cors_origin)
+			return http_preflight(c, x, method, url);
+		if (!http_authorized(h, c, method))
+			return http_unauthorized(c, x, method, url);
 		return http_api(h, c, x, method, url);
+	}
 	if (strcmp(url, "/healthz") == 0) {
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 			return http_error(c, x, method, url, 405,
@@ -374,14 +466,14 @@ http_body(struct http *h, struct exchange *x, const char *data, size_t n)
 	char	*p;
 	size_t	 cap;
 
-	if (x->too_large || x->len + n > h->max_body) {
+	if (x->too_large || x->len + n > h->o.max_body) {
 		x->too_large = 1;
 		return;
 	}
 	if (x->len + n + 1 > x->cap) {
 		cap = (x->len + n + 1) * 2;
-		if (cap > h->max_body + 1)
-			cap = h->max_body + 1;
+		if (cap > h->o.max_body + 1)
+			cap = h->o.max_body + 1;
 		if ((p = realloc(x->body, cap)) == NULL) {
 			x->too_large = 1;
 			return;
@@ -407,6 +499,8 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		if ((x = calloc(1, sizeof(*x))) == NULL)
 			return MHD_NO;
 		x->conn = c;
+		x->h = h;
+		__atomic_add_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
 		clock_gettime(CLOCK_MONOTONIC, &x->start);
 		*state = x;
 		return MHD_YES;
@@ -426,11 +520,12 @@ http_completed(void *cls, struct MHD_Connection *c, void **state,
 	struct exchange	*x = *state;
 	size_t		 i;
 
-	(void)cls;
 	(void)c;
 	(void)toe;
 	if (x == NULL)
 		return;
+	__atomic_sub_fetch(&((struct http *)cls)->inflight, 1,
+	    __ATOMIC_SEQ_CST);
 	for (i = 0; i < x->nargs; i++)
 		free(x->args[i]);
 	free(x->body);
@@ -478,15 +573,48 @@ http_parse_listen(const char *spec, struct sockaddr_storage *ss,
 	return -1;
 }
 
+/* The options of libmicrohttpd for these settings, in opts[]. */
+static void
+http_mhd_options(struct http *h, struct sockaddr_storage *ss,
+    struct MHD_OptionItem *opts)
+{
+	const struct http_options	*o = &h->o;
+	size_t				 n = 0;
+
+#define OPT(k, v, p) do { \
+	opts[n].option = (k); \
+	opts[n].value = (intptr_t)(v); \
+	opts[n].ptr_value = (void *)(p); \
+	n++; \
+} while (0)
+	/* The logger first, so that it sees what the others say. */
+	OPT(MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL);
+	OPT(MHD_OPTION_SOCK_ADDR, 0, ss);
+	OPT(MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, o->timeout, NULL);
+	OPT(MHD_OPTION_CONNECTION_LIMIT, o->max_conns, NULL);
+	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_conns_ip, NULL);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, http_completed, h);
+	OPT(MHD_OPTION_UNESCAPE_CALLBACK, http_no_unescape, h);
+	if (o->tls_cert != NULL) {
+		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, o->tls_cert);
+		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, o->tls_key);
+	}
+	OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+}
+
 struct http *
 http_start(const struct http_options *o, struct api *api, char *err,
     size_t errlen)
 {
 	struct sockaddr_storage	 ss;
+	struct MHD_OptionItem	 opts[16];
 	const union MHD_DaemonInfo *info;
 	struct http		*h;
 	unsigned		 flags = MHD_USE_INTERNAL_POLLING_THREAD |
-				    MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+				    MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+				    MHD_USE_ITC;
 	char			 host[256];
 
 	if (http_parse_listen(o->listen, &ss, host, sizeof(host)) == -1) {
@@ -495,34 +623,37 @@ http_start(const struct http_options *o, struct api *api, char *err,
 		    o->listen);
 		return NULL;
 	}
+	if (o->tls_cert != NULL &&
+	    MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(err, errlen, "TLS is configured but this"
+		    " libmicrohttpd was built without it");
+		return NULL;
+	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	h->api = api;
-	h->max_body = o->max_body;
-	snprintf(h->web_root, sizeof(h->web_root), "%s", o->web_root);
+	h->o = *o;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (o->tls_cert != NULL)
+		flags |= MHD_USE_TLS;
+	http_mhd_options(h, &ss, opts);
 
 	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_access, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, o->threads,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
-	    MHD_OPTION_UNESCAPE_CALLBACK, http_no_unescape, h,
-	    MHD_OPTION_END);
+	    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (h->mhd == NULL) {
-		snprintf(err, errlen, "cannot listen on %s (in use, or not an"
-		    " address of this machine?)", o->listen);
+		snprintf(err, errlen, "cannot listen on %s (in use, not an"
+		    " address of this machine, or a bad TLS key?)",
+		    o->listen);
 		free(h);
 		return NULL;
 	}
 	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	snprintf(h->url, sizeof(h->url), ss.ss_family == AF_INET6 ?
-	    "http://[%s]:%u" : "http://%s:%u", host,
-	    info ? (unsigned)info->port : 0);
+	    "%s://[%s]:%u" : "%s://%s:%u", o->tls_cert ? "https" : "http",
+	    host, info ? (unsigned)info->port : 0);
 	return h;
 }
 
@@ -535,8 +666,18 @@ http_url(const struct http *h)
 void
 http_stop(struct http *h)
 {
+	unsigned	 waited;
+
 	if (h == NULL)
 		return;
+	/* No new connections; the requests begun get the drain time. */
+	MHD_quiesce_daemon(h->mhd);
+	for (waited = 0; waited < h->o.drain * 20 &&
+	    __atomic_load_n(&h->inflight, __ATOMIC_SEQ_CST) > 0; waited++)
+		poll(NULL, 0, 50);
+	if (__atomic_load_n(&h->inflight, __ATOMIC_SEQ_CST) > 0)
+		log_warn("http", "%u requests still in flight after %us;"
+		    " closing them", h->inflight, h->o.drain);
 	MHD_stop_daemon(h->mhd);
 	free(h);
 }

@@ -16,7 +16,16 @@ struct http_options {
 	const char	*listen;	/* "ADDR:PORT", "[ADDR]:PORT" */
 	const char	*web_root;
 	unsigned	 threads;
-	size_t		 max_body;
+	size_t		 max_body;	/* bytes; larger bodies get a 413 */
+	unsigned	 timeout;	/* seconds a connection may idle */
+	unsigned	 max_conns;
+	unsigned	 max_conns_ip;	/* per client address */
+	unsigned	 drain;		/* seconds http_stop() waits */
+	const char	*read_token;	/* NULL: reads need none */
+	const char	*write_token;	/* NULL: writes need none */
+	const char	*tls_cert;	/* PEM text; NULL: plain HTTP */
+	const char	*tls_key;
+	const char	*cors_origin;	/* NULL: no CORS headers */
 };
 
 /* Starts serving; NULL with the reason in err when it cannot. */
@@ -26,7 +35,8 @@ struct http	*http_start(const struct http_options *, struct api *,
 /* The address it listens on, as "http://HOST:PORT", port resolved. */
 const char	*http_url(const struct http *);
 
-/* Stops accepting, finishes the requests in flight and frees it. */
+/* Stops accepting, waits up to the drain time for the requests in
+ * flight to finish, then closes every connection and frees it. */
 void		 http_stop(struct http *);
 
 /*

@@ -103,8 +103,10 @@ START_TEST(batch_errors)
 	    " [null]}", 400, "targets[0] is not a number");
 	batch_refused("{\"step\": 1, \"predictions\": [1], \"targets\": [1],"
 	    " \"target\": [1]}", 400, "target: unknown field");
-	batch_refused("{\"step\": 1, \"split\": \"a b\", \"predictions\": [1],"
-	    " \"targets\": [1]}", 400, "split has a character");
+	batch_refused("{\"step\": 1, \"split\": \"a\\u0001\", \"predictions\":"
+	    " [1], \"targets\": [1]}", 400, "split has a control character");
+	batch_refused("{\"step\": 1, \"step\": 2, \"predictions\": [1],"
+	    " \"targets\": [1]}", 400, "step is given twice");
 	batch_refused("{\"step\": 1, \"split\": 7, \"predictions\": [1],"
 	    " \"targets\": [1]}", 400, "split must be a string");
 	batch_refused("{\"step\": 1, \"predictions\": [[[[[[[[[1]]]]]]]]],"
@@ -117,21 +119,38 @@ START_TEST(names)
 	struct codec_error	 err;
 	char			 longname[CODEC_NAME_MAX + 2];
 
-	ck_assert_int_eq(codec_check_name("run-1.a_b", "run name", 0, &err),
-	    0);
-	ck_assert_int_eq(codec_check_name("train/loss", "metric", 1, &err),
-	    0);
-	ck_assert_int_eq(codec_check_name("a/b", "run name", 0, &err), -1);
-	ck_assert_int_eq(codec_check_name("", "run name", 0, &err), -1);
-	ck_assert_ptr_nonnull(strstr(err.message, "run name is empty"));
-	ck_assert_int_eq(codec_check_name("caf\xc3\xa9", "run name", 0, &err),
-	    -1);
+	static const char *const good[] = { "run-1.a_b", "train/loss",
+	    "a b %41 100%", "caf\xc3\xa9", "\xe5\xad\xa6\xe7\xbf\x92",
+	    "\xf0\x9f\x93\x89 loss", "~!@#$^&*()[]{}|;:'\",<>?=+" };
+	static const char *const bad[][2] = {
+		{ "", "is empty" },
+		{ "a\tb", "control character at byte 1" },
+		{ "a\x7f", "control character" },
+		{ "\xc2\x85", "control character" },
+		{ "\xc3", "not valid UTF-8 (at byte 0)" },
+		{ "ab\xff", "not valid UTF-8 (at byte 2)" },
+		{ "\xc0\xaf", "not valid UTF-8" },		/* overlong '/' */
+		{ "\xed\xa0\x80", "not valid UTF-8" },	/* surrogate */
+		{ "\xf4\x90\x80\x80", "not valid UTF-8" },	/* > U+10FFFF */
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(codec_check_name(good[i], "run name", &err) == 0,
+		    "refused %s: %s", good[i], err.message);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(codec_check_name(bad[i][0], "run name", &err),
+		    -1);
+		ck_assert_msg(strstr(err.message, bad[i][1]) != NULL,
+		    "case %zu: \"%s\" lacks \"%s\"", i, err.message,
+		    bad[i][1]);
+	}
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	ck_assert_int_eq(codec_check_name(longname, "run name", 0, &err), -1);
+	ck_assert_int_eq(codec_check_name(longname, "run name", &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.message, "129 bytes"));
 	longname[CODEC_NAME_MAX] = '\0';
-	ck_assert_int_eq(codec_check_name(longname, "run name", 0, &err), 0);
+	ck_assert_int_eq(codec_check_name(longname, "run name", &err), 0);
 }
 END_TEST
 
@@ -210,8 +229,10 @@ START_TEST(run_spec_errors)
 		    "losses[0].weight must be a number" },
 		{ "{\"losses\": [{\"type\": \"mse\", \"name\": \"total\"}]}",
 		    "\"total\" is the name" },
-		{ "{\"losses\": [{\"type\": \"mse\", \"name\": \"a b\"}]}",
-		    "losses[0].name has a character" },
+		{ "{\"losses\": [{\"type\": \"mse\", \"name\": \"\"}]}",
+		    "losses[0].name is empty" },
+		{ "{\"losses\": [{\"type\": \"mse\", \"type\": \"mae\"}]}",
+		    "losses[0].type is given twice" },
 		{ "{\"params\": []}", "params must be a JSON object" },
 		{ "{\"tags\": \"x\"}", "tags must be a JSON object" },
 		{ "{\"loss\": []}", "loss: unknown field" },

@@ -33,6 +33,7 @@ class Daemon:
         self.args = list(args)
         self.config = config
         self.proc = None
+        self.drainer = None
         self.url = None
         self.log = []
 
@@ -56,7 +57,9 @@ class Daemon:
             m = re.search(r"listening on (http://\S+?)/?(\s|$)", line)
             if m:
                 self.url = m.group(1)
-                threading.Thread(target=self._drain, daemon=True).start()
+                self.drainer = threading.Thread(target=self._drain,
+                                                daemon=True)
+                self.drainer.start()
                 return self
         self.stop()
         raise RuntimeError("lossmond did not start:\n" + "".join(self.log))
@@ -66,14 +69,21 @@ class Daemon:
             self.log.append(line)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        return self.proc.returncode if self.proc else None
+        if self.drainer is not None:
+            self.drainer.join(5)
+            self.drainer = None
+        if not self.proc.stderr.closed:
+            self.proc.stderr.close()
+        return self.proc.returncode
 
     def __enter__(self):
         return self.start()
