@@ -323,6 +323,69 @@ api_accumulate(struct api *api, const struct run *run,
 	    run->nterms + 1);
 }
 
+/*
+ * Applies a write in one transaction and answers with doc, which it
+ * deletes.  A request with an id that was answered before gets that
+ * first reply again and writes nothing; otherwise the reply is kept
+ * under the id in the same transaction as the write.
+ */
+static void
+api_write(struct api *api, int64_t run, const char *id,
+    int (*write)(struct api *, const void *), const void *arg, cJSON *doc,
+    struct api_reply *rep)
+{
+	char	*text = codec_print(doc), *prior;
+	int	 rc;
+
+	cJSON_Delete(doc);
+	if (text == NULL || store_begin(api->store) != 0) {
+		free(text);
+		api_internal(rep);
+		return;
+	}
+	if (*id != '\0' && (rc = store_reply_get(api->store, run, id,
+	    &prior)) != STORE_NOTFOUND) {
+		store_rollback(api->store);
+		free(text);
+		text = prior;
+		if (rc != 0)
+			goto fail;
+		goto out;
+	}
+	if (write(api, arg) != 0 || (*id != '\0' &&
+	    store_reply_put(api->store, run, id, text) != 0)) {
+		store_rollback(api->store);
+		goto fail;
+	}
+	if (store_commit(api->store) != 0)
+		goto fail;
+
+out:
+	free(rep->body);
+	rep->body = text;
+	rep->status = 200;
+	return;
+
+fail:
+	free(text);
+	api_internal(rep);
+}
+
+/* What api_batch_write() adds to the store. */
+struct batch_write {
+	const struct run	*run;
+	const struct batch_req	*b;
+	const struct loss_stats	*stats;
+};
+
+static int
+api_batch_write(struct api *api, const void *arg)
+{
+	const struct batch_write	*w = arg;
+
+	return api_accumulate(api, w->run, w->b, w->stats);
+}
+
 /* The reply to a batch: the values of this batch alone. */
 static cJSON *
 api_batch_json(const char *name, const struct run *run,
@@ -354,6 +417,7 @@ api_batch_post(struct api *api, const struct api_request *req,
 	struct batch_req	 b;
 	struct run		 run;
 	struct loss_stats	 batch[CODEC_TERMS_MAX];
+	struct batch_write	 ctx;
 	char			 why[256];
 	size_t			 i;
 
@@ -374,20 +438,11 @@ api_batch_post(struct api *api, const struct api_request *req,
 		}
 	}
 
-	if (store_begin(api->store) != 0) {
-		api_internal(rep);
-		goto done;
-	}
-	if (api_accumulate(api, &run, &b, batch) != 0) {
-		store_rollback(api->store);
-		api_internal(rep);
-		goto done;
-	}
-	if (store_commit(api->store) != 0) {
-		api_internal(rep);
-		goto done;
-	}
-	api_json(rep, 200, api_batch_json(req->seg[1], &run, &b, batch));
+	ctx.run = &run;
+	ctx.b = &b;
+	ctx.stats = batch;
+	api_write(api, run.row.id, b.id, api_batch_write, &ctx,
+	    api_batch_json(req->seg[1], &run, &b, batch), rep);
 
 done:
 	api_run_free(&run);
@@ -426,25 +481,30 @@ taken:
 	return -1;
 }
 
+/* What api_scalars_write() adds to the store. */
+struct scalars_write {
+	const struct run	*run;
+	const struct scalars_req *s;
+};
+
 /* Adds the scalars to the step; a repeated name keeps the mean. */
 static int
-api_scalars_store(struct api *api, const struct run *run,
-    const struct scalars_req *s)
+api_scalars_write(struct api *api, const void *arg)
 {
-	struct store_value	 v;
-	double			 st[2];
-	size_t			 i, n;
-	int			 rc;
+	const struct scalars_write	*w = arg;
+	const struct scalars_req	*s = w->s;
+	struct store_value		 v;
+	double				 st[2];
+	size_t				 i, n;
+	int				 rc;
 
-	if (store_begin(api->store) != 0)
-		return -1;
 	for (i = 0; i < s->n; i++) {
-		rc = store_stats_get(api->store, run->row.id, s->split,
+		rc = store_stats_get(api->store, w->run->row.id, s->split,
 		    s->step, s->names[i], st, 2, &n);
 		if (rc == STORE_NOTFOUND)
 			st[0] = st[1] = 0;
 		else if (rc != 0 || n != 2)
-			goto fail;
+			return -1;
 		st[0] += s->values[i];
 		st[1] += 1;
 		v.metric = s->names[i];
@@ -452,15 +512,11 @@ api_scalars_store(struct api *api, const struct run *run,
 		v.value = st[0] / st[1];
 		v.stats = st;
 		v.nstats = 2;
-		if (store_values_put(api->store, run->row.id, s->split,
+		if (store_values_put(api->store, w->run->row.id, s->split,
 		    s->step, &v, 1) != 0)
-			goto fail;
+			return -1;
 	}
-	return store_commit(api->store);
-
-fail:
-	store_rollback(api->store);
-	return -1;
+	return 0;
 }
 
 static void
@@ -470,6 +526,7 @@ api_scalars_post(struct api *api, const struct api_request *req,
 	struct codec_error	 err;
 	struct scalars_req	 s;
 	struct run		 run;
+	struct scalars_write	 ctx;
 	cJSON			*o, *vals;
 	size_t			 i;
 
@@ -481,10 +538,6 @@ api_scalars_post(struct api *api, const struct api_request *req,
 		goto out;
 	if (api_scalar_names(api, &run, &s, rep) == -1)
 		goto done;
-	if (api_scalars_store(api, &run, &s) != 0) {
-		api_internal(rep);
-		goto done;
-	}
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "run", req->seg[1]);
 	cJSON_AddNumberToObject(o, "step", (double)s.step);
@@ -493,7 +546,9 @@ api_scalars_post(struct api *api, const struct api_request *req,
 	for (i = 0; i < s.n; i++)
 		cJSON_AddItemToObject(vals, s.names[i],
 		    codec_number(s.values[i]));
-	api_json(rep, 200, o);
+	ctx.run = &run;
+	ctx.s = &s;
+	api_write(api, run.row.id, s.id, api_scalars_write, &ctx, o, rep);
 
 done:
 	api_run_free(&run);

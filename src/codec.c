@@ -19,10 +19,10 @@ static size_t	 max_elements = 16u << 20;
 static size_t	 max_depth = 32;
 
 static const char *const run_fields[] = { "losses", "params", "tags", NULL };
-static const char *const batch_fields[] = { "step", "split", "predictions",
-    "targets", NULL };
-static const char *const scalar_fields[] = { "step", "split", "values",
-    NULL };
+static const char *const batch_fields[] = { "id", "step", "split",
+    "predictions", "targets", NULL };
+static const char *const scalar_fields[] = { "id", "step", "split",
+    "values", NULL };
 
 void
 codec_set_limits(size_t elements, size_t depth)
@@ -309,6 +309,23 @@ bad:
 	    field);
 }
 
+/* The optional id of a request, which makes a retry safe. */
+static int
+codec_id(const cJSON *root, char *id, struct codec_error *err)
+{
+	const cJSON	*it = cJSON_GetObjectItemCaseSensitive(root, "id");
+
+	id[0] = '\0';
+	if (it == NULL)
+		return 0;
+	if (!cJSON_IsString(it))
+		return codec_invalid(err, "id must be a string");
+	if (codec_check_name(it->valuestring, "id", err) == -1)
+		return -1;
+	strcpy(id, it->valuestring);
+	return 0;
+}
+
 static int
 codec_split(const cJSON *root, char *split, struct codec_error *err)
 {
@@ -430,6 +447,7 @@ codec_batch(const char *body, size_t len, struct batch_req *req,
 	if (codec_parse(body, len, &root, err) == -1)
 		return -1;
 	if (codec_known_fields(root, batch_fields, "", err) == -1 ||
+	    codec_id(root, req->id, err) == -1 ||
 	    codec_step(root, &req->step, err) == -1 ||
 	    codec_split(root, req->split, err) == -1 ||
 	    codec_array(root, "predictions", &req->pred, err) == -1 ||
@@ -508,6 +526,7 @@ codec_scalars(const char *body, size_t len, struct scalars_req *req,
 	if (codec_parse(body, len, &root, err) == -1)
 		return -1;
 	if (codec_known_fields(root, scalar_fields, "", err) == -1 ||
+	    codec_id(root, req->id, err) == -1 ||
 	    codec_step(root, &req->step, err) == -1 ||
 	    codec_split(root, req->split, err) == -1 ||
 	    codec_values(cJSON_GetObjectItemCaseSensitive(root, "values"),

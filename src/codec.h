@@ -52,6 +52,7 @@ struct codec_array {
 struct batch_req {
 	int64_t		 step;
 	char		 split[CODEC_NAME_MAX + 1];
+	char		 id[CODEC_NAME_MAX + 1];	/* "" when absent */
 	struct codec_array pred;
 	struct codec_array target;
 };
@@ -60,6 +61,7 @@ struct batch_req {
 struct scalars_req {
 	int64_t		 step;
 	char		 split[CODEC_NAME_MAX + 1];
+	char		 id[CODEC_NAME_MAX + 1];	/* "" when absent */
 	size_t		 n;
 	char		**names;
 	double		*values;

@@ -20,10 +20,12 @@
 static const char usage[] =
 "usage: lossmond [--config PATH] [--listen ADDR:PORT] [--db PATH]\n"
 "                [--web DIR] [--log-level error|warn|info|debug]\n"
+"       lossmond [--config PATH] [--db PATH] --backup DEST\n"
 "\n"
 "Computes the losses of training runs posted over HTTP, keeps them in\n"
 "SQLite and serves a dashboard of their curves.  Flags override the\n"
-"configuration file; see README.md for its keys.\n";
+"configuration file; see README.md for its keys.  --backup copies the\n"
+"database, even while a lossmond writes to it, to DEST and exits.\n";
 
 static int
 conf_default_losses(struct conf *c, const cJSON *arr, char *err,
@@ -301,6 +303,7 @@ conf_flag(struct conf *c, const char *flag, const char *val, char *err,
 		{ "--db", c->db, sizeof(c->db) },
 		{ "--web", c->web_root, sizeof(c->web_root) },
 		{ "--log-level", c->log_level, sizeof(c->log_level) },
+		{ "--backup", c->backup, sizeof(c->backup) },
 	};
 	size_t	 i;
 

@@ -28,6 +28,7 @@ struct conf {
 	char		 tls_cert[4096];	/* PEM files; "" for HTTP */
 	char		 tls_key[4096];
 	char		 cors_origin[256];	/* "" sends no CORS headers */
+	char		 backup[4096];	/* --backup: copy db there, exit */
 	struct loss_term *default_terms; /* for runs first seen unset */
 	size_t		 ndefault;
 };

@@ -115,6 +115,13 @@ main(int argc, char **argv)
 	log_level_lookup(conf.log_level, &level);
 	log_set_level(level);
 	codec_set_limits(conf.max_elements, conf.max_depth);
+	if (conf.backup[0] != '\0') {
+		rc = store_backup(conf.db, conf.backup, err, sizeof(err));
+		if (rc == -1)
+			fprintf(stderr, "lossmond: %s\n", err);
+		conf_free(&conf);
+		return rc == 0 ? 0 : 1;
+	}
 	main_block_signals(&set);
 
 	rc = 1;

@@ -30,6 +30,8 @@ enum stmt_id {
 	S_STATS_GET,
 	S_POINT_PUT,
 	S_HISTORY,
+	S_REPLY_GET,
+	S_REPLY_PUT,
 	S_NSTMTS
 };
 
@@ -64,6 +66,10 @@ static const char *const stmt_sql[S_NSTMTS] = {
 	    " time = excluded.time",
 	[S_HISTORY] = "SELECT step, value, time FROM points"
 	    " WHERE metric_id = ? AND step BETWEEN ? AND ? ORDER BY step",
+	[S_REPLY_GET] = "SELECT reply FROM requests"
+	    " WHERE run_id = ? AND id = ?",
+	[S_REPLY_PUT] = "INSERT INTO requests (run_id, id, reply)"
+	    " VALUES (?, ?, ?)",
 };
 
 struct store {
@@ -678,5 +684,91 @@ store_history(struct store *st, int64_t run, const char *metric,
 
 out:
 	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+int
+store_reply_get(struct store *st, int64_t run, const char *id, char **reply)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	*reply = NULL;
+	pthread_mutex_lock(&st->lock);
+	s = store_stmt(st, S_REPLY_GET);
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		*reply = store_column_text(s, 0);
+		rc = *reply ? 0 : -1;
+		break;
+	case SQLITE_DONE:
+		rc = STORE_NOTFOUND;
+		break;
+	default:
+		rc = store_fail(st, "reading a reply");
+		break;
+	}
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+int
+store_reply_put(struct store *st, int64_t run, const char *id,
+    const char *reply)
+{
+	sqlite3_stmt	*s;
+	int		 rc = 0;
+
+	pthread_mutex_lock(&st->lock);
+	s = store_stmt(st, S_REPLY_PUT);
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, reply, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = store_fail(st, "keeping a reply");
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+int
+store_backup(const char *src, const char *dst, char *err, size_t errlen)
+{
+	sqlite3		*from = NULL, *to = NULL;
+	sqlite3_backup	*b;
+	int		 rc = -1, step;
+
+	if (sqlite3_open_v2(src, &from, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", src, sqlite3_errmsg(from));
+		goto out;
+	}
+	if (sqlite3_open_v2(dst, &to, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", dst, sqlite3_errmsg(to));
+		goto out;
+	}
+	sqlite3_busy_timeout(from, 10000);
+	if ((b = sqlite3_backup_init(to, "main", from, "main")) == NULL) {
+		snprintf(err, errlen, "%s: %s", dst, sqlite3_errmsg(to));
+		goto out;
+	}
+	/* All pages in one step: a snapshot of one moment, which writers
+	 * in WAL mode do not disturb. */
+	step = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (step != SQLITE_DONE) {
+		snprintf(err, errlen, "backup to %s: %s", dst,
+		    sqlite3_errstr(step));
+		goto out;
+	}
+	rc = 0;
+
+out:
+	sqlite3_close(from);
+	sqlite3_close(to);
 	return rc;
 }

@@ -124,4 +124,21 @@ int	 store_history(struct store *, int64_t run, const char *metric,
 	    const char *split, int64_t from, int64_t to,
 	    struct point **pts, size_t *n);
 
+/* The reply kept for a request id of a run: a new string the caller
+ * frees, or STORE_NOTFOUND. */
+int	 store_reply_get(struct store *, int64_t run, const char *id,
+	    char **reply);
+
+/* Keeps the reply to a request id; inside the request's transaction. */
+int	 store_reply_put(struct store *, int64_t run, const char *id,
+	    const char *reply);
+
+/*
+ * Copies the database at src to dst with SQLite's online backup, as
+ * one consistent snapshot, while another process may be writing to it.
+ * Returns 0, or -1 with the reason in err.
+ */
+int	 store_backup(const char *src, const char *dst, char *err,
+	    size_t errlen);
+
 #endif
