@@ -23,9 +23,9 @@
 #include "api.h"
 #include "http.h"
 #include "log.h"
+#include "route.h"
 
 #define API_PREFIX	"/api/v1/"
-#define MAX_SEGMENTS	8
 
 static const char csp[] = "default-src 'self'; script-src 'self';"
     " style-src 'self'; img-src 'self' data:; connect-src 'self';"
@@ -50,32 +50,6 @@ struct exchange {
 	struct MHD_Connection *conn;
 	struct http	*h;
 };
-
-long
-http_unescape(char *s)
-{
-	char	*r = s, *w = s;
-	int	 hi, lo;
-
-	for (; *r != '\0'; r++) {
-		if (*r != '%') {
-			*w++ = *r;
-			continue;
-		}
-		hi = r[1] ? (r[1] | 0x20) : 0;
-		lo = hi && r[2] ? (r[2] | 0x20) : 0;
-		hi = hi >= '0' && hi <= '9' ? hi - '0' :
-		    hi >= 'a' && hi <= 'f' ? hi - 'a' + 10 : -1;
-		lo = lo >= '0' && lo <= '9' ? lo - '0' :
-		    lo >= 'a' && lo <= 'f' ? lo - 'a' + 10 : -1;
-		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-			return -1;
-		*w++ = (char)(hi << 4 | lo);
-		r += 2;
-	}
-	*w = '\0';
-	return (long)(w - s);
-}
 
 /* libmicrohttpd would decode the URL before we split it into segments,
  * so "%2F" could not be told from "/": decoding is left to us. */
@@ -115,7 +89,7 @@ http_arg(void *cls, const char *key)
 		return NULL;
 	if ((dec = strdup(raw)) == NULL)
 		return NULL;
-	if (http_unescape(dec) < 0) {
+	if (route_unescape(dec) < 0) {
 		/* A malformed escape stays as sent; the name check fails. */
 		strcpy(dec, raw);
 	}
@@ -209,26 +183,6 @@ http_error(struct MHD_Connection *c, struct exchange *x, const char *method,
 	    http_json(rep.body));
 }
 
-/* Splits the path after the API prefix into decoded segments in buf. */
-static int
-http_segments(const char *path, char *buf, size_t len, char **seg,
-    size_t *nseg)
-{
-	char	*p, *save = NULL;
-
-	if (strlen(path) >= len)
-		return -1;
-	strcpy(buf, path);
-	*nseg = 0;
-	for (p = strtok_r(buf, "/", &save); p != NULL;
-	    p = strtok_r(NULL, "/", &save)) {
-		if (*nseg == MAX_SEGMENTS || http_unescape(p) < 0)
-			return -1;
-		seg[(*nseg)++] = p;
-	}
-	return 0;
-}
-
 static enum MHD_Result
 http_api(struct http *h, struct MHD_Connection *c, struct exchange *x,
     const char *method, const char *url)
@@ -236,11 +190,11 @@ http_api(struct http *h, struct MHD_Connection *c, struct exchange *x,
 	struct api_request	 req;
 	struct api_reply	 rep;
 	struct MHD_Response	*resp;
-	char			 buf[2048], *seg[MAX_SEGMENTS];
+	char			 buf[2048], *seg[ROUTE_MAX_SEGMENTS];
 	const char		*path = url + strlen(API_PREFIX);
 	size_t			 nseg;
 
-	if (http_segments(path, buf, sizeof(buf), seg, &nseg) == -1)
+	if (route_segments(path, buf, sizeof(buf), seg, &nseg) == -1)
 		return http_error(c, x, method, url, 400, "invalid_field",
 		    "the path has a malformed percent-encoding, a NUL byte or"
 		    " too many segments");
@@ -280,42 +234,6 @@ http_mime(const char *path)
 	return "application/octet-stream";
 }
 
-/*
- * Maps a URL path to a file of the web root: every segment decoded,
- * none empty-named, "." or "..", starting with a dot or holding a
- * slash, so that no request leaves the root.  -1 when refused.
- */
-static int
-http_file_path(const struct http *h, const char *url, char *out,
-    size_t len)
-{
-	char	 buf[1024], *seg[MAX_SEGMENTS];
-	size_t	 nseg, i, o;
-	int	 w;
-
-	if (http_segments(url, buf, sizeof(buf), seg, &nseg) == -1)
-		return -1;
-	w = snprintf(out, len, "%s", h->o.web_root);
-	if (w < 0 || (size_t)w >= len)
-		return -1;
-	o = (size_t)w;
-	for (i = 0; i < nseg; i++) {
-		if (seg[i][0] == '.' || strchr(seg[i], '/') != NULL ||
-		    strchr(seg[i], '\\') != NULL)
-			return -1;
-		w = snprintf(out + o, len - o, "/%s", seg[i]);
-		if (w < 0 || (size_t)w >= len - o)
-			return -1;
-		o += (size_t)w;
-	}
-	if (nseg == 0 || url[strlen(url) - 1] == '/') {
-		w = snprintf(out + o, len - o, "/index.html");
-		if (w < 0 || (size_t)w >= len - o)
-			return -1;
-	}
-	return 0;
-}
-
 static enum MHD_Result
 http_static(struct http *h, struct MHD_Connection *c, struct exchange *x,
     const char *method, const char *url)
@@ -329,7 +247,7 @@ http_static(struct http *h, struct MHD_Connection *c, struct exchange *x,
 		return http_error(c, x, method, url, 405,
 		    "method_not_allowed", "only GET and HEAD are allowed"
 		    " here");
-	if (http_file_path(h, url, path, sizeof(path)) == 0)
+	if (route_file(h->o.web_root, url, path, sizeof(path)) == 0)
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1 || fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
 		if (fd != -1)

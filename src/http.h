@@ -39,10 +39,4 @@ const char	*http_url(const struct http *);
  * flight to finish, then closes every connection and frees it. */
 void		 http_stop(struct http *);
 
-/*
- * Percent-decodes s in place.  Returns its new length, or -1 when s has
- * a malformed escape or decodes to a NUL byte.
- */
-long		 http_unescape(char *s);
-
 #endif
