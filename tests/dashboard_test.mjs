@@ -80,6 +80,7 @@ try {
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lossmon-dash-'));
 const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'lossmon-shots-'));
 let daemon = null;
+let daemonLog = '';
 let context = null;
 let page = null;
 let base = null;
@@ -100,6 +101,7 @@ process.on('exit', () => {
 // Nothing here should take minutes; a hang must not stall make check.
 setTimeout(() => {
 	console.error('not ok - the dashboard test hung; giving up');
+	console.error(daemonLog.slice(-3000).replace(/^/gm, '# '));
 	process.exit(1);
 }, 300000).unref();
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
@@ -113,14 +115,13 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 function startDaemon() {
 	const args = ['--listen', '127.0.0.1:0', '--db',
 	    path.join(tmp, 't.db'), '--web', path.join(TOP, 'web')];
-	let log = '';
 
 	daemon = spawn(LOSSMOND, args, {
 		stdio: ['ignore', 'ignore', 'pipe'],
 	});
 	return new Promise((resolve, reject) => {
 		const timer = setTimeout(() => reject(new Error(
-		    'lossmond did not say where it listens:\n' + log)),
+		    'lossmond did not say where it listens:\n' + daemonLog)),
 		    DEADLINE);
 
 		daemon.on('error', (e) => {
@@ -131,14 +132,14 @@ function startDaemon() {
 		daemon.on('exit', (code, sig) => {
 			clearTimeout(timer);
 			reject(new Error('lossmond exited (' + (sig || code) +
-			    '):\n' + log));
+			    '):\n' + daemonLog));
 		});
 		daemon.stderr.setEncoding('utf8');
 		daemon.stderr.on('data', (chunk) => {
-			log += chunk;
-			if (log.length > 100000)
-				log = log.slice(-50000);
-			const m = LISTENING.exec(log);
+			daemonLog += chunk;
+			if (daemonLog.length > 100000)
+				daemonLog = daemonLog.slice(-50000);
+			const m = LISTENING.exec(daemonLog);
 			if (m) {
 				clearTimeout(timer);
 				resolve(m[1]);
@@ -152,6 +153,7 @@ async function api(method, urlPath, body) {
 		method,
 		headers: body ? { 'Content-Type': 'application/json' } : {},
 		body: body ? JSON.stringify(body) : undefined,
+		signal: AbortSignal.timeout(DEADLINE),
 	});
 	const text = await res.text();
 	let json = null;
@@ -268,6 +270,7 @@ before(async () => {
 		headless: true,
 		viewport: { width: 1280, height: 900 },
 	});
+	context.setDefaultTimeout(DEADLINE);
 	page = context.pages()[0] || await context.newPage();
 	page.on('console', (m) => {
 		if (m.type() === 'error')
