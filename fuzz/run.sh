@@ -9,15 +9,9 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 build=$top/build-fuzz
-# A copy of the tracked sources, configured for fuzzing in place, so
-# that the checkout's own build is left as it is.
-rm -rf "$build"
-mkdir -p "$build"
-(cd "$top" && git ls-files -z | xargs -0 tar -cf -) | tar -xf - -C "$build"
+"$top/scripts/build-copy" "$build" CC=clang --enable-fuzzing \
+    --without-systemd
 cd "$build"
-autoreconf -fi >/dev/null 2>&1
-./configure --quiet CC=clang --enable-fuzzing --without-systemd
-make --quiet -j2 src/liblossmon.a >/dev/null
 make --quiet -j2 fuzz/fuzz_codec fuzz/fuzz_loss fuzz/fuzz_conf \
     fuzz/fuzz_route >/dev/null
 status=0

@@ -124,9 +124,27 @@ api_run_load(struct api *api, const char *name, struct run *run,
 	return rc;
 }
 
-/* The JSON object of a run. */
+static int
+api_total_one(const struct store_total *t, void *arg)
+{
+	cJSON	*o = cJSON_AddObjectToObject(arg, t->split);
+
+	cJSON_AddNumberToObject(o, "last_step", (double)t->last_step);
+	cJSON_AddItemToObject(o, "last", codec_number(t->last));
+	if (t->best_step < 0) {
+		cJSON_AddNullToObject(o, "best_step");
+		cJSON_AddNullToObject(o, "best");
+	} else {
+		cJSON_AddNumberToObject(o, "best_step", (double)t->best_step);
+		cJSON_AddItemToObject(o, "best", codec_number(t->best));
+	}
+	return 0;
+}
+
+/* The JSON object of a run, with the last and best total of each
+ * split; NULL when the store fails. */
 static cJSON *
-api_run_json(const struct run *run)
+api_run_json(struct api *api, const struct run *run)
 {
 	cJSON	*o = cJSON_CreateObject();
 
@@ -142,6 +160,11 @@ api_run_json(const struct run *run)
 		cJSON_AddNumberToObject(o, "last_step",
 		    (double)run->row.last_step);
 		cJSON_AddNumberToObject(o, "last_time", run->row.last_time);
+	}
+	if (store_run_totals(api->store, run->row.id, api_total_one,
+	    cJSON_AddObjectToObject(o, "totals")) != 0) {
+		cJSON_Delete(o);
+		return NULL;
 	}
 	return o;
 }
@@ -193,7 +216,7 @@ api_run_put(struct api *api, const struct api_request *req,
 		    " losses: %s", req->seg[1], run.row.losses);
 	else
 		api_json(rep, outcome == STORE_CREATED ? 201 : 200,
-		    api_run_json(&run));
+		    api_run_json(api, &run));
 	api_run_free(&run);
 
 out:
@@ -208,7 +231,7 @@ api_run_get(struct api *api, const struct api_request *req,
 
 	if (api_run_load(api, req->seg[1], &run, rep) != 0)
 		return;
-	api_json(rep, 200, api_run_json(&run));
+	api_json(rep, 200, api_run_json(api, &run));
 	api_run_free(&run);
 }
 
@@ -234,14 +257,23 @@ api_run_delete(struct api *api, const struct api_request *req,
 	api_json(rep, 200, o);
 }
 
+struct run_list {
+	struct api	*api;
+	cJSON		*arr;
+};
+
 static int
 api_run_list_one(const struct store_run *row, void *arg)
 {
+	struct run_list	*l = arg;
 	struct run	 run;
+	cJSON		*o;
 
 	memset(&run, 0, sizeof(run));
 	run.row = *row;
-	cJSON_AddItemToArray(arg, api_run_json(&run));
+	if ((o = api_run_json(l->api, &run)) == NULL)
+		return -1;
+	cJSON_AddItemToArray(l->arr, o);
 	return 0;
 }
 
@@ -249,11 +281,11 @@ static void
 api_run_list(struct api *api, const struct api_request *req,
     struct api_reply *rep)
 {
-	cJSON	*o = cJSON_CreateObject();
-	cJSON	*arr = cJSON_AddArrayToObject(o, "runs");
+	cJSON		*o = cJSON_CreateObject();
+	struct run_list	 l = { api, cJSON_AddArrayToObject(o, "runs") };
 
 	(void)req;
-	if (store_run_list(api->store, api_run_list_one, arr) != 0) {
+	if (store_run_list(api->store, api_run_list_one, &l) != 0) {
 		cJSON_Delete(o);
 		api_internal(rep);
 		return;

@@ -32,6 +32,7 @@ enum stmt_id {
 	S_HISTORY,
 	S_REPLY_GET,
 	S_REPLY_PUT,
+	S_TOTALS,
 	S_NSTMTS
 };
 
@@ -70,6 +71,17 @@ static const char *const stmt_sql[S_NSTMTS] = {
 	    " WHERE run_id = ? AND id = ?",
 	[S_REPLY_PUT] = "INSERT INTO requests (run_id, id, reply)"
 	    " VALUES (?, ?, ?)",
+	/* Each subquery is one seek in the primary key or the index. */
+	[S_TOTALS] = "SELECT m.split,"
+	    " (SELECT step FROM points WHERE metric_id = m.id"
+	    "  ORDER BY step DESC LIMIT 1),"
+	    " (SELECT value FROM points WHERE metric_id = m.id"
+	    "  ORDER BY step DESC LIMIT 1),"
+	    " (SELECT step FROM points WHERE metric_id = m.id"
+	    "  AND value IS NOT NULL ORDER BY value, step LIMIT 1),"
+	    " (SELECT min(value) FROM points WHERE metric_id = m.id)"
+	    " FROM metrics m WHERE m.run_id = ? AND m.name = 'total'"
+	    " ORDER BY m.split",
 };
 
 struct store {
@@ -770,5 +782,41 @@ store_backup(const char *src, const char *dst, char *err, size_t errlen)
 out:
 	sqlite3_close(from);
 	sqlite3_close(to);
+	return rc;
+}
+
+int
+store_run_totals(struct store *st, int64_t run,
+    int (*fn)(const struct store_total *, void *), void *arg)
+{
+	sqlite3_stmt		*s;
+	struct store_total	 t;
+	int			 rc = 0, step;
+
+	pthread_mutex_lock(&st->lock);
+	/* Not the cached statement: a caller may be iterating the runs
+	 * with it while it asks for the totals of each. */
+	if (sqlite3_prepare_v2(st->db, stmt_sql[S_TOTALS], -1, &s, NULL) !=
+	    SQLITE_OK) {
+		rc = store_fail(st, "reading totals");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, run);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		t.split = (const char *)sqlite3_column_text(s, 0);
+		t.last_step = sqlite3_column_int64(s, 1);
+		t.last = store_column_double(s, 2);
+		t.best_step = sqlite3_column_type(s, 3) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int64(s, 3);
+		t.best = store_column_double(s, 4);
+		if ((rc = fn(&t, arg)) != 0)
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = store_fail(st, "reading totals");
+	sqlite3_finalize(s);
+
+out:
+	pthread_mutex_unlock(&st->lock);
 	return rc;
 }

@@ -45,6 +45,16 @@ struct store_metric {
 	int64_t		 first_step, last_step;
 };
 
+/* The weighted total of a run on one split: its last value and its
+ * best (smallest) one; best_step is -1 when every value is NaN. */
+struct store_total {
+	const char	*split;
+	int64_t		 last_step;
+	double		 last;
+	int64_t		 best_step;
+	double		 best;
+};
+
 /* A value to write at a step: name, kind, the new value and, for a
  * loss, its accumulated statistics. */
 struct store_value {
@@ -79,6 +89,10 @@ void	 store_run_free(struct store_run *);
  * non-zero.  The run is valid only during the call. */
 int	 store_run_list(struct store *,
 	    int (*fn)(const struct store_run *, void *), void *);
+
+/* Calls fn for the total of each split of a run, ordered by split. */
+int	 store_run_totals(struct store *, int64_t run,
+	    int (*fn)(const struct store_total *, void *), void *);
 
 /* Deletes the run and all its points. */
 int	 store_run_delete(struct store *, const char *name);

@@ -2,11 +2,17 @@
 SQLite file in a temporary folder, the web root of the source tree.
 
 Only the Python standard library is used, so any python3 runs it.
+
+LOSSMON_WRAPPER, when set, is a command put in front of the daemon, such
+as "valgrind --error-exitcode=99 --leak-check=full": a daemon stopped
+with SIGTERM must then exit 0, so a leak or a memory error fails the test
+that stopped it.
 """
 import atexit
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -18,7 +24,15 @@ import urllib.request
 
 TOP_SRCDIR = os.environ.get(
     "TOP_SRCDIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LOSSMOND = os.environ.get("LOSSMOND", os.path.join(TOP_SRCDIR, "src", "lossmond"))
+LOSSMOND = os.environ.get("LOSSMOND",
+                          os.path.join(TOP_SRCDIR, "src", "lossmond"))
+WRAPPER = shlex.split(os.environ.get("LOSSMON_WRAPPER", ""))
+# A wrapped daemon (valgrind) starts and stops many times slower.
+SLOW = 12 if WRAPPER else 1
+
+
+class DaemonError(AssertionError):
+    """The daemon failed to start, or did not exit cleanly."""
 
 
 class Daemon:
@@ -38,7 +52,8 @@ class Daemon:
         self.log = []
 
     def start(self, timeout=10.0):
-        cmd = [LOSSMOND, "--listen", "127.0.0.1:0", "--db", self.db,
+        timeout *= SLOW
+        cmd = WRAPPER + [LOSSMOND, "--listen", "127.0.0.1:0", "--db", self.db,
                "--web", os.path.join(TOP_SRCDIR, "web")]
         if self.config is not None:
             path = os.path.join(self.tmp, "lossmond.conf")
@@ -54,27 +69,31 @@ class Daemon:
             if not line:
                 break
             self.log.append(line)
-            m = re.search(r"listening on (http://\S+?)/?(\s|$)", line)
+            m = re.search(r"listening on (https?://\S+?)/?(\s|$)", line)
             if m:
                 self.url = m.group(1)
                 self.drainer = threading.Thread(target=self._drain,
                                                 daemon=True)
                 self.drainer.start()
                 return self
-        self.stop()
-        raise RuntimeError("lossmond did not start:\n" + "".join(self.log))
+        self.stop(check=False)
+        raise DaemonError("lossmond did not start:\n" + "".join(self.log))
 
     def _drain(self):
         for line in self.proc.stderr:
             self.log.append(line)
 
-    def stop(self):
+    def stop(self, check=True):
+        """Stops the daemon with SIGTERM unless it already ended; with
+        check, a daemon that then does not exit 0 is an error."""
         if self.proc is None:
             return None
+        terminated = False
         if self.proc.poll() is None:
+            terminated = True
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(10 * SLOW)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -83,6 +102,10 @@ class Daemon:
             self.drainer = None
         if not self.proc.stderr.closed:
             self.proc.stderr.close()
+        if check and terminated and self.proc.returncode != 0:
+            raise DaemonError("lossmond exited with %d after SIGTERM:\n%s"
+                              % (self.proc.returncode,
+                                 "".join(self.log[-60:])))
         return self.proc.returncode
 
     def __enter__(self):
@@ -101,7 +124,7 @@ class Daemon:
         req = urllib.request.Request(self.url + path, data=data,
                                      method=method, headers=hdrs)
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
+            with urllib.request.urlopen(req, timeout=30 * SLOW) as r:
                 status, text, rh = r.status, r.read(), r.headers
         except urllib.error.HTTPError as e:
             status, text, rh = e.code, e.read(), e.headers
