@@ -43,6 +43,8 @@ api_error(struct api_reply *rep, int status, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* It may quote bad input, or cut a character in two. */
+	codec_clean_utf8(msg);
 
 	free(rep->body);
 	rep->status = status;
@@ -316,34 +318,48 @@ api_run_for_post(struct api *api, const char *name, struct run *run,
 	return api_run_load(api, name, run, rep) == 0 ? 0 : -1;
 }
 
-/* Adds one batch's statistics to what the step holds and writes the new
- * values of the terms and the total; in a store transaction. */
+/*
+ * Adds one batch's statistics to what the step holds and writes the new
+ * values of the terms and the total; in a store transaction.  Returns
+ * 0; 1 with a 400 reply when the batch does not fit what the step holds
+ * (another number of classes, say); -1 when the store fails.
+ */
 static int
 api_accumulate(struct api *api, const struct run *run,
-    const struct batch_req *b, const struct loss_stats *batch)
+    const struct batch_req *b, const struct loss_stats *batch,
+    struct api_reply *rep)
 {
 	struct store_value	 v[CODEC_TERMS_MAX + 1];
-	struct loss_stats	 acc[CODEC_TERMS_MAX];
+	struct loss_stats	*acc;
 	const struct loss_term	*t;
-	size_t			 i, n, ns;
+	char			 why[256];
+	size_t			 i;
 	double			 total = 0;
-	int			 rc;
+	int			 rc = -1;
 
+	if ((acc = calloc(run->nterms, sizeof(*acc))) == NULL)
+		return -1;
 	for (i = 0; i < run->nterms; i++) {
 		t = &run->terms[i];
-		ns = loss_nstats(t->spec.type);
 		rc = store_stats_get(api->store, run->row.id, b->split,
-		    b->step, t->name, acc[i].s, LOSS_MAX_STATS, &n);
+		    b->step, t->name, acc[i].s, LOSS_MAX_STATS, &acc[i].n);
 		if (rc == STORE_NOTFOUND)
-			memset(&acc[i], 0, sizeof(acc[i]));
-		else if (rc != 0 || n != ns)
-			return -1;
-		loss_stats_add(t->spec.type, &acc[i], &batch[i]);
+			acc[i].n = 0;
+		else if (rc != 0)
+			goto out;
+		if (loss_stats_add(&t->spec, &acc[i], &batch[i], why,
+		    sizeof(why)) == -1) {
+			api_error(rep, 400, "invalid_field", "%s (loss term"
+			    " \"%s\", %s)", why, t->name,
+			    loss_type_name(t->spec.type));
+			rc = 1;
+			goto out;
+		}
 		v[i].metric = t->name;
 		v[i].kind = METRIC_LOSS;
 		v[i].value = loss_value(&t->spec, &acc[i]);
 		v[i].stats = acc[i].s;
-		v[i].nstats = ns;
+		v[i].nstats = acc[i].n;
 		total += t->weight * v[i].value;
 	}
 	v[i].metric = "total";
@@ -351,56 +367,80 @@ api_accumulate(struct api *api, const struct run *run,
 	v[i].value = total;
 	v[i].stats = NULL;
 	v[i].nstats = 0;
-	return store_values_put(api->store, run->row.id, b->split, b->step, v,
+	rc = store_values_put(api->store, run->row.id, b->split, b->step, v,
 	    run->nterms + 1);
+
+out:
+	free(acc);
+	return rc;
+}
+
+/* A write as the store's writer thread applies it. */
+struct write_job {
+	struct api	*api;
+	int64_t		 run;
+	const char	*id;
+	int		(*write)(struct api *, const void *);
+	const void	*arg;
+	char		*text;		/* the reply; replaced by an older one */
+	int		 refused;	/* write set an error reply */
+};
+
+static int
+api_write_apply(struct store *st, void *arg)
+{
+	struct write_job	*j = arg;
+	char			*prior;
+	int			 rc;
+
+	if (*j->id != '\0') {
+		rc = store_reply_get(st, j->run, j->id, &prior);
+		if (rc == 0) {
+			free(j->text);
+			j->text = prior;
+			return 0;
+		}
+		if (rc != STORE_NOTFOUND)
+			return -1;
+	}
+	if ((rc = j->write(j->api, j->arg)) != 0) {
+		j->refused = rc > 0;
+		return rc;
+	}
+	if (*j->id != '\0' && store_reply_put(st, j->run, j->id, j->text) != 0)
+		return -1;
+	return 0;
 }
 
 /*
  * Applies a write in one transaction and answers with doc, which it
  * deletes.  A request with an id that was answered before gets that
  * first reply again and writes nothing; otherwise the reply is kept
- * under the id in the same transaction as the write.
+ * under the id in the same transaction as the write, which the
+ * store's writer thread applies.  write returns 0, -1 when the store
+ * failed, or 1 when it refused the request, having set an error reply.
  */
 static void
 api_write(struct api *api, int64_t run, const char *id,
     int (*write)(struct api *, const void *), const void *arg, cJSON *doc,
     struct api_reply *rep)
 {
-	char	*text = codec_print(doc), *prior;
-	int	 rc;
+	struct write_job	 j = { api, run, id, write, arg, NULL, 0 };
+	int			 rc = -1;
 
+	j.text = codec_print(doc);
 	cJSON_Delete(doc);
-	if (text == NULL || store_begin(api->store) != 0) {
-		free(text);
-		api_internal(rep);
+	if (j.text != NULL)
+		rc = store_submit(api->store, api_write_apply, &j);
+	if (rc != 0) {
+		free(j.text);
+		if (!j.refused)
+			api_internal(rep);
 		return;
 	}
-	if (*id != '\0' && (rc = store_reply_get(api->store, run, id,
-	    &prior)) != STORE_NOTFOUND) {
-		store_rollback(api->store);
-		free(text);
-		text = prior;
-		if (rc != 0)
-			goto fail;
-		goto out;
-	}
-	if (write(api, arg) != 0 || (*id != '\0' &&
-	    store_reply_put(api->store, run, id, text) != 0)) {
-		store_rollback(api->store);
-		goto fail;
-	}
-	if (store_commit(api->store) != 0)
-		goto fail;
-
-out:
 	free(rep->body);
-	rep->body = text;
+	rep->body = j.text;
 	rep->status = 200;
-	return;
-
-fail:
-	free(text);
-	api_internal(rep);
 }
 
 /* What api_batch_write() adds to the store. */
@@ -408,6 +448,7 @@ struct batch_write {
 	const struct run	*run;
 	const struct batch_req	*b;
 	const struct loss_stats	*stats;
+	struct api_reply	*rep;
 };
 
 static int
@@ -415,7 +456,7 @@ api_batch_write(struct api *api, const void *arg)
 {
 	const struct batch_write	*w = arg;
 
-	return api_accumulate(api, w->run, w->b, w->stats);
+	return api_accumulate(api, w->run, w->b, w->stats, w->rep);
 }
 
 /* The reply to a batch: the values of this batch alone. */
@@ -441,6 +482,68 @@ api_batch_json(const char *name, const struct run *run,
 	return o;
 }
 
+/* The fields the terms of a run take, as bits 1 << field, and their
+ * names in buf: "predictions, targets". */
+static unsigned
+api_run_fields(const struct run *run, char *buf, size_t len)
+{
+	const struct loss_input	*in;
+	unsigned		 used = 0;
+	size_t			 i, j, o = 0;
+	int			 f;
+
+	for (i = 0; i < run->nterms; i++)
+		for (j = 0; (in = loss_input_info(run->terms[i].spec.type,
+		    j)) != NULL; j++)
+			used |= 1u << in->field;
+	buf[0] = '\0';
+	for (f = 0; f < LOSS_NFIELDS && o < len; f++)
+		if (used & (1u << f))
+			o += (size_t)snprintf(buf + o, len - o, "%s%s",
+			    o ? ", " : "", loss_field_name(f));
+	return used;
+}
+
+/*
+ * Checks that a batch has every input array the terms of the run need
+ * and none that no term takes.  Returns 0, or -1 with the reply set.
+ */
+static int
+api_batch_inputs(const struct run *run, const struct batch_req *b,
+    struct api_reply *rep)
+{
+	const struct loss_input	*in;
+	const struct loss_term	*t;
+	char			 fields[256];
+	unsigned		 used;
+	size_t			 i, j;
+	int			 f;
+
+	used = api_run_fields(run, fields, sizeof(fields));
+	for (i = 0; i < run->nterms; i++) {
+		t = &run->terms[i];
+		for (j = 0; (in = loss_input_info(t->spec.type, j)) != NULL;
+		    j++) {
+			if (in->optional || b->inputs.t[in->field] != NULL)
+				continue;
+			api_error(rep, 400, "missing_field", "%s is missing"
+			    " (loss term \"%s\", %s, takes %s)",
+			    loss_field_name(in->field), t->name,
+			    loss_type_name(t->spec.type), in->shape);
+			return -1;
+		}
+	}
+	for (f = 0; f < LOSS_NFIELDS; f++) {
+		if (b->inputs.t[f] == NULL || (used & (1u << f)))
+			continue;
+		api_error(rep, 400, "invalid_field", "%s: no loss term of"
+		    " this run takes it (they take %s)", loss_field_name(f),
+		    fields);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 api_batch_post(struct api *api, const struct api_request *req,
     struct api_reply *rep)
@@ -448,7 +551,7 @@ api_batch_post(struct api *api, const struct api_request *req,
 	struct codec_error	 err;
 	struct batch_req	 b;
 	struct run		 run;
-	struct loss_stats	 batch[CODEC_TERMS_MAX];
+	struct loss_stats	*batch = NULL;
 	struct batch_write	 ctx;
 	char			 why[256];
 	size_t			 i;
@@ -459,10 +562,16 @@ api_batch_post(struct api *api, const struct api_request *req,
 	}
 	if (api_run_for_post(api, req->seg[1], &run, rep) == -1)
 		goto out;
+	if (api_batch_inputs(&run, &b, rep) == -1)
+		goto done;
+	if ((batch = calloc(run.nterms, sizeof(*batch))) == NULL) {
+		api_error(rep, 500, "internal", "out of memory");
+		goto done;
+	}
 	/* The math runs before the store is locked. */
 	for (i = 0; i < run.nterms; i++) {
-		if (loss_batch(&run.terms[i].spec, &b.pred.t, &b.target.t,
-		    &batch[i], why, sizeof(why)) == -1) {
+		if (loss_batch(&run.terms[i].spec, &b.inputs, &batch[i], why,
+		    sizeof(why)) == -1) {
 			api_error(rep, 400, "invalid_field", "%s (loss term"
 			    " \"%s\", %s)", why, run.terms[i].name,
 			    loss_type_name(run.terms[i].spec.type));
@@ -473,10 +582,12 @@ api_batch_post(struct api *api, const struct api_request *req,
 	ctx.run = &run;
 	ctx.b = &b;
 	ctx.stats = batch;
+	ctx.rep = rep;
 	api_write(api, run.row.id, b.id, api_batch_write, &ctx,
 	    api_batch_json(req->seg[1], &run, &b, batch), rep);
 
 done:
+	free(batch);
 	api_run_free(&run);
 out:
 	codec_batch_free(&b);
@@ -784,6 +895,20 @@ api_history_get(struct api *api, const struct api_request *req,
 	api_run_free(&run);
 }
 
+/* GET /losses: the catalogue of loss types, from the engine's tables
+ * (the README's table is written from the same). */
+static void
+api_losses_get(struct api_reply *rep, const char *method)
+{
+	if (strcmp(method, "GET") != 0) {
+		rep->allow = "GET";
+		api_error(rep, 405, "method_not_allowed", "%s is not allowed"
+		    " here (allowed: GET)", method);
+		return;
+	}
+	api_json(rep, 200, codec_losses_json());
+}
+
 typedef void (*api_handler)(struct api *, const struct api_request *,
     struct api_reply *);
 
@@ -819,6 +944,10 @@ api_handle(struct api *api, const struct api_request *req,
 	int			 path = 0;
 
 	memset(rep, 0, sizeof(*rep));
+	if (req->nseg == 1 && strcmp(req->seg[0], "losses") == 0) {
+		api_losses_get(rep, req->method);
+		return;
+	}
 	if (req->nseg < 1 || req->nseg > 3 || strcmp(req->seg[0], "runs"))
 		goto notfound;
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {

@@ -19,8 +19,7 @@ static size_t	 max_elements = 16u << 20;
 static size_t	 max_depth = 32;
 
 static const char *const run_fields[] = { "losses", "params", "tags", NULL };
-static const char *const batch_fields[] = { "id", "step", "split",
-    "predictions", "targets", NULL };
+static const char *const batch_fields[] = { "id", "step", "split", NULL };
 static const char *const scalar_fields[] = { "id", "step", "split",
     "values", NULL };
 
@@ -91,6 +90,21 @@ codec_utf8(const unsigned char *s, unsigned long *cp)
 		return 0;
 	*cp = c;
 	return n;
+}
+
+void
+codec_clean_utf8(char *s)
+{
+	unsigned long	 cp;
+	size_t		 n;
+
+	while (*s != '\0') {
+		if ((n = codec_utf8((const unsigned char *)s, &cp)) == 0) {
+			*s++ = '?';
+			continue;
+		}
+		s += n;
+	}
 }
 
 int
@@ -266,26 +280,74 @@ codec_finite(const cJSON *it, const char *path, double *out,
 	return 0;
 }
 
+/*
+ * The text of the value of a top-level key of a JSON object that cJSON
+ * has already accepted, or NULL when the key is not written plainly.
+ * cJSON keeps only the double, which cannot tell 2^52 + 0.5 from 2^52.
+ */
+static const char *
+codec_raw_value(const char *s, size_t len, const char *key, size_t *toklen)
+{
+	size_t	 i, j, start, depth = 0, klen = strlen(key);
+	int	 want_key = 0, escaped;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '{' || s[i] == '[') {
+			want_key = ++depth == 1 && s[i] == '{';
+		} else if (s[i] == '}' || s[i] == ']') {
+			depth--;
+		} else if (s[i] == ',' && depth == 1) {
+			want_key = 1;
+		} else if (s[i] == '"') {
+			start = ++i;
+			for (escaped = 0; i < len && s[i] != '"'; i++)
+				if (s[i] == '\\') {
+					escaped = 1;
+					i++;
+				}
+			if (!want_key || depth != 1)
+				continue;
+			want_key = 0;
+			if (escaped || i - start != klen ||
+			    memcmp(s + start, key, klen) != 0)
+				continue;
+			for (j = i + 1; j < len && s[j] != ':'; j++)
+				;
+			for (j++; j < len && strchr(" \t\r\n", s[j]); j++)
+				;
+			for (start = j; j < len && strchr("0123456789+-.eE",
+			    s[j]) != NULL; j++)
+				;
+			*toklen = j - start;
+			return s + start;
+		}
+	}
+	return NULL;
+}
+
+/* The step of a body: an integer literal from 0 to 2^53-1, judged on
+ * its text, since cJSON's double rounds and its valueint saturates. */
 static int
-codec_step(const cJSON *root, int64_t *step, struct codec_error *err)
+codec_step(const cJSON *root, const char *body, size_t len, int64_t *step,
+    struct codec_error *err)
 {
 	const cJSON	*it = cJSON_GetObjectItemCaseSensitive(root, "step");
-	double		 v;
+	const char	*raw;
+	char		 text[24];
+	size_t		 n;
 
 	if (it == NULL) {
 		codec_error_set(err, 400, "missing_field", "step is missing");
 		return -1;
 	}
-	if (!cJSON_IsNumber(it))
+	if (!cJSON_IsNumber(it) ||
+	    (raw = codec_raw_value(body, len, "step", &n)) == NULL ||
+	    n == 0 || n >= sizeof(text) || strspn(raw, "0123456789") < n)
 		return codec_invalid(err, "step must be an integer from 0 to"
-		    " 2^53-1");
-	/* cJSON's valueint saturates, so judge the double itself. */
-	v = it->valuedouble;
-	if (!(v >= 0) || v > CODEC_STEP_MAX || floor(v) != v)
-		return codec_invalid(err, "step must be an integer from 0 to"
-		    " 2^53-1, not %.17g", v);
-	*step = (int64_t)v;
-	return 0;
+		    " 2^53-1, written without sign, fraction or exponent");
+	memcpy(text, raw, n);
+	text[n] = '\0';
+	return codec_step_text(text, "step", step, err);
 }
 
 int
@@ -436,6 +498,50 @@ codec_array(const cJSON *root, const char *field, struct codec_array *a,
 	return codec_fill(arr, &a->t, 0, path, strlen(path), &cursor, err);
 }
 
+/* Rejects keys of a batch that are neither its own fields nor the
+ * name of an input array of some loss type. */
+static int
+codec_batch_keys(const cJSON *root, struct codec_error *err)
+{
+	const cJSON	*it;
+	enum loss_field	 f;
+	size_t		 i;
+
+	if (codec_unique_keys(root, "", err) == -1)
+		return -1;
+	cJSON_ArrayForEach(it, root) {
+		for (i = 0; batch_fields[i] != NULL; i++)
+			if (strcmp(it->string, batch_fields[i]) == 0)
+				break;
+		if (batch_fields[i] == NULL &&
+		    loss_field_lookup(it->string, &f) == -1)
+			return codec_invalid(err, "%s: unknown field",
+			    it->string);
+	}
+	return 0;
+}
+
+/* Decodes the input arrays a batch has; predictions it must have.
+ * Which others the run's losses need, the API checks. */
+static int
+codec_inputs(const cJSON *root, struct batch_req *req,
+    struct codec_error *err)
+{
+	const char	*name;
+	int		 f;
+
+	for (f = 0; f < LOSS_NFIELDS; f++) {
+		name = loss_field_name((enum loss_field)f);
+		if (f != LOSS_PREDICTIONS &&
+		    cJSON_GetObjectItemCaseSensitive(root, name) == NULL)
+			continue;
+		if (codec_array(root, name, &req->in[f], err) == -1)
+			return -1;
+		req->inputs.t[f] = &req->in[f].t;
+	}
+	return 0;
+}
+
 int
 codec_batch(const char *body, size_t len, struct batch_req *req,
     struct codec_error *err)
@@ -446,12 +552,11 @@ codec_batch(const char *body, size_t len, struct batch_req *req,
 	memset(req, 0, sizeof(*req));
 	if (codec_parse(body, len, &root, err) == -1)
 		return -1;
-	if (codec_known_fields(root, batch_fields, "", err) == -1 ||
+	if (codec_batch_keys(root, err) == -1 ||
 	    codec_id(root, req->id, err) == -1 ||
-	    codec_step(root, &req->step, err) == -1 ||
+	    codec_step(root, body, len, &req->step, err) == -1 ||
 	    codec_split(root, req->split, err) == -1 ||
-	    codec_array(root, "predictions", &req->pred, err) == -1 ||
-	    codec_array(root, "targets", &req->target, err) == -1)
+	    codec_inputs(root, req, err) == -1)
 		goto out;
 	rc = 0;
 
@@ -465,9 +570,13 @@ out:
 void
 codec_batch_free(struct batch_req *req)
 {
-	free(req->pred.data);
-	free(req->target.data);
-	req->pred.data = req->target.data = NULL;
+	int	 f;
+
+	for (f = 0; f < LOSS_NFIELDS; f++) {
+		free(req->in[f].data);
+		req->in[f].data = NULL;
+		req->inputs.t[f] = NULL;
+	}
 }
 
 /* Reads the values of a scalars body into req. */
@@ -527,7 +636,7 @@ codec_scalars(const char *body, size_t len, struct scalars_req *req,
 		return -1;
 	if (codec_known_fields(root, scalar_fields, "", err) == -1 ||
 	    codec_id(root, req->id, err) == -1 ||
-	    codec_step(root, &req->step, err) == -1 ||
+	    codec_step(root, body, len, &req->step, err) == -1 ||
 	    codec_split(root, req->split, err) == -1 ||
 	    codec_values(cJSON_GetObjectItemCaseSensitive(root, "values"),
 	    req, err) == -1)
@@ -553,37 +662,108 @@ codec_scalars_free(struct scalars_req *req)
 	memset(req, 0, sizeof(*req));
 }
 
+/*
+ * Reads a list parameter of a term into *cursor, which advances past
+ * it, and points the spec at it.  Every entry is checked like a number
+ * of the parameter; the list must not be empty.
+ */
+static int
+codec_param_list(const cJSON *it, const char *path, size_t i,
+    struct loss_spec *spec, double **cursor, struct codec_error *err)
+{
+	const cJSON	*v;
+	char		 where[96], why[128];
+	double		*out = *cursor;
+	size_t		 n = 0;
+
+	if (cJSON_GetArraySize(it) == 0)
+		return codec_invalid(err, "%s must list at least one value",
+		    path);
+	cJSON_ArrayForEach(v, it) {
+		snprintf(where, sizeof(where), "%s[%zu]", path, n);
+		if (codec_finite(v, where, &out[n], err) == -1)
+			return -1;
+		if (loss_param_check(spec->type, i, out[n], why,
+		    sizeof(why)) == -1)
+			return codec_invalid(err, "%s %s", where, why);
+		n++;
+	}
+	spec->list = out;
+	spec->nlist = n;
+	*cursor += n;
+	return 0;
+}
+
+/* Reads the value of the i-th parameter of a term. */
+static int
+codec_param(const cJSON *it, const char *path, size_t i,
+    struct loss_spec *spec, double **cursor, struct codec_error *err)
+{
+	const struct loss_param	*p = loss_param_info(spec->type, i);
+	char			 why[160];
+	size_t			 w;
+
+	switch (p->kind) {
+	case LOSS_PARAM_BOOLEAN:
+		if (!cJSON_IsBool(it))
+			return codec_invalid(err, "%s must be true or false",
+			    path);
+		spec->params[i] = cJSON_IsTrue(it) ? 1.0 : 0.0;
+		return 0;
+	case LOSS_PARAM_WORD:
+		for (w = 0; p->words[w] != NULL; w++)
+			if (cJSON_IsString(it) &&
+			    strcmp(it->valuestring, p->words[w]) == 0)
+				break;
+		spec->params[i] = (double)w;
+		break;
+	case LOSS_PARAM_LIST:
+		if (cJSON_IsNull(it))
+			return 0;
+		if (!cJSON_IsArray(it))
+			return codec_invalid(err, "%s must be a list of numbers"
+			    " (or null for none)", path);
+		return codec_param_list(it, path, i, spec, cursor, err);
+	case LOSS_PARAM_NUMBER_OR_LIST:
+		if (cJSON_IsArray(it))
+			return codec_param_list(it, path, i, spec, cursor,
+			    err);
+		/* FALLTHROUGH */
+	default:
+		if (codec_finite(it, path, &spec->params[i], err) == -1)
+			return -1;
+		break;
+	}
+	if (loss_param_check(spec->type, i, spec->params[i], why,
+	    sizeof(why)) == -1)
+		return codec_invalid(err, "%s %s", path, why);
+	return 0;
+}
+
 /* Reads the parameters of a term, every key of obj that is not type,
- * weight or name. */
+ * weight or name; list values go to *cursor. */
 static int
 codec_term_params(const cJSON *obj, size_t idx, struct loss_term *term,
-    struct codec_error *err)
+    double **cursor, struct codec_error *err)
 {
 	enum loss_type	 type = term->spec.type;
 	const cJSON	*it;
-	char		 path[64], why[128];
-	size_t		 i, np = loss_nparams(type);
+	char		 path[64];
+	size_t		 i;
 
 	cJSON_ArrayForEach(it, obj) {
 		if (strcmp(it->string, "type") == 0 ||
 		    strcmp(it->string, "weight") == 0 ||
 		    strcmp(it->string, "name") == 0)
 			continue;
-		for (i = 0; i < np; i++)
-			if (strcmp(it->string, loss_param_info(type, i)->name)
-			    == 0)
-				break;
-		if (i == np)
+		if (loss_param_lookup(type, it->string, &i) == -1)
 			return codec_invalid(err, "losses[%zu].%.40s: unknown"
 			    " parameter of %s", idx, it->string,
 			    loss_type_name(type));
 		snprintf(path, sizeof(path), "losses[%zu].%s", idx,
 		    it->string);
-		if (codec_finite(it, path, &term->spec.params[i], err) == -1)
+		if (codec_param(it, path, i, &term->spec, cursor, err) == -1)
 			return -1;
-		if (loss_param_check(type, i, term->spec.params[i], why,
-		    sizeof(why)) == -1)
-			return codec_invalid(err, "%s %s", path, why);
 	}
 	return 0;
 }
@@ -591,7 +771,7 @@ codec_term_params(const cJSON *obj, size_t idx, struct loss_term *term,
 /* Decodes one term of a losses array. */
 static int
 codec_term(const cJSON *obj, size_t idx, struct loss_term *term,
-    struct codec_error *err)
+    double **cursor, struct codec_error *err)
 {
 	const cJSON	*type, *weight, *name;
 	char		 path[64];
@@ -609,16 +789,23 @@ codec_term(const cJSON *obj, size_t idx, struct loss_term *term,
 		    " is missing", idx);
 		return -1;
 	}
-	if (!cJSON_IsString(type) ||
-	    loss_type_lookup(type->valuestring, &t) == -1)
+	if (!cJSON_IsString(type))
+		return codec_invalid(err, "losses[%zu].type must be the name"
+		    " of a loss type (GET /api/v1/losses lists them)", idx);
+	if (loss_type_lookup(type->valuestring, &t) == -1)
 		return codec_invalid(err, "losses[%zu].type is not a known"
-		    " loss type (mse, mae, huber, bce, cross_entropy, focal,"
-		    " contrastive, dice)", idx);
+		    " loss type: \"%.40s\" (GET /api/v1/losses lists them)",
+		    idx, type->valuestring);
 	loss_spec_default(&term->spec, t);
 
 	term->weight = 1.0;
 	weight = cJSON_GetObjectItemCaseSensitive(obj, "weight");
 	snprintf(path, sizeof(path), "losses[%zu].weight", idx);
+	/* PyTorch users may mean the per-class weight. */
+	if (cJSON_IsArray(weight))
+		return codec_invalid(err, "%s must be a number, the term's"
+		    " weight in the total (PyTorch's per-class weight is the"
+		    " parameter class_weight)", path);
 	if (weight != NULL && codec_finite(weight, path, &term->weight,
 	    err) == -1)
 		return -1;
@@ -639,7 +826,25 @@ codec_term(const cJSON *obj, size_t idx, struct loss_term *term,
 		return codec_invalid(err, "%s: \"total\" is the name of the"
 		    " weighted total", path);
 
-	return codec_term_params(obj, idx, term, err);
+	return codec_term_params(obj, idx, term, cursor, err);
+}
+
+/* The number of values in the arrays of the terms of arr, an upper
+ * bound of what their list parameters hold. */
+static size_t
+codec_list_values(const cJSON *arr)
+{
+	const cJSON	*term, *it;
+	size_t		 n = 0;
+
+	cJSON_ArrayForEach(term, arr) {
+		if (!cJSON_IsObject(term))
+			continue;
+		cJSON_ArrayForEach(it, term)
+			if (cJSON_IsArray(it))
+				n += (size_t)cJSON_GetArraySize(it);
+	}
+	return n;
 }
 
 int
@@ -647,8 +852,9 @@ codec_terms(const cJSON *arr, const char *field, struct loss_term **out,
     size_t *nout, struct codec_error *err)
 {
 	struct loss_term	*terms;
-	size_t			 n, i = 0, j;
+	size_t			 n, i = 0, j, nlist;
 	const cJSON		*it;
+	double			*cursor;
 
 	*out = NULL;
 	*nout = 0;
@@ -661,13 +867,20 @@ codec_terms(const cJSON *arr, const char *field, struct loss_term **out,
 	if (n > CODEC_TERMS_MAX)
 		return codec_invalid(err, "%s has %zu terms; the limit is %d",
 		    field, n, CODEC_TERMS_MAX);
-	if ((terms = calloc(n, sizeof(*terms))) == NULL) {
+	if ((nlist = codec_list_values(arr)) > CODEC_LIST_MAX)
+		return codec_invalid(err, "%s has lists of %zu values in all;"
+		    " the limit is %d", field, nlist, CODEC_LIST_MAX);
+	/* One block: the terms, then the values of their lists, so that
+	 * free(terms) releases both. */
+	if ((terms = calloc(1, n * sizeof(*terms) +
+	    nlist * sizeof(double))) == NULL) {
 		codec_error_set(err, 413, "too_large", "%s is too large",
 		    field);
 		return -1;
 	}
+	cursor = (double *)(terms + n);
 	cJSON_ArrayForEach(it, arr) {
-		if (codec_term(it, i, &terms[i], err) == -1)
+		if (codec_term(it, i, &terms[i], &cursor, err) == -1)
 			goto fail;
 		for (j = 0; j < i; j++)
 			if (strcmp(terms[j].name, terms[i].name) == 0) {
@@ -757,7 +970,154 @@ codec_number(double v)
 	return cJSON_CreateNumber(v);
 }
 
-/* The JSON object of one term, every parameter written out. */
+static const char *const param_kinds[] = {
+	[LOSS_PARAM_NUMBER] = "number",
+	[LOSS_PARAM_BOOLEAN] = "boolean",
+	[LOSS_PARAM_WORD] = "word",
+	[LOSS_PARAM_LIST] = "list",
+	[LOSS_PARAM_NUMBER_OR_LIST] = "number or list",
+};
+
+/* What values of a number (or of a list's entries) are allowed, in
+ * words: "in [0, 1]", "> 0", ">= 0", "any", with ", integer". */
+static void
+codec_param_allowed(const struct loss_param *p, char *buf, size_t len)
+{
+	char	 lo[32], hi[32];
+	int	 lopen = (p->flags & LOSS_MIN_OPEN) != 0;
+	int	 hopen = (p->flags & LOSS_MAX_OPEN) != 0;
+
+	codec_format(p->min, lo, sizeof(lo));
+	codec_format(p->max, hi, sizeof(hi));
+	if (p->flags & LOSS_INTEGER)
+		snprintf(buf, len, "an integer");
+	else if (isfinite(p->min) && isfinite(p->max))
+		snprintf(buf, len, "in %c%s, %s%c", lopen ? '(' : '[', lo, hi,
+		    hopen ? ')' : ']');
+	else if (isfinite(p->min))
+		snprintf(buf, len, "%s %s", lopen ? ">" : ">=", lo);
+	else if (isfinite(p->max))
+		snprintf(buf, len, "%s %s", hopen ? "<" : "<=", hi);
+	else
+		snprintf(buf, len, "any number");
+}
+
+/* The catalogue entry of one parameter. */
+static cJSON *
+codec_param_doc(const struct loss_param *p)
+{
+	cJSON	*o = cJSON_CreateObject(), *words;
+	char	 allowed[96], num[64];
+	size_t	 i;
+
+	cJSON_AddStringToObject(o, "name", p->name);
+	cJSON_AddStringToObject(o, "kind", param_kinds[p->kind]);
+	switch (p->kind) {
+	case LOSS_PARAM_BOOLEAN:
+		cJSON_AddBoolToObject(o, "default", p->def != 0.0);
+		cJSON_AddStringToObject(o, "allowed", "true or false");
+		break;
+	case LOSS_PARAM_WORD:
+		cJSON_AddStringToObject(o, "default",
+		    p->words[(size_t)p->def]);
+		words = cJSON_AddArrayToObject(o, "allowed");
+		for (i = 0; p->words[i] != NULL; i++)
+			cJSON_AddItemToArray(words,
+			    cJSON_CreateString(p->words[i]));
+		break;
+	case LOSS_PARAM_LIST:
+		cJSON_AddNullToObject(o, "default");
+		codec_format(p->min, num, sizeof(num));
+		snprintf(allowed, sizeof(allowed), "a list of numbers >= %s",
+		    num);
+		cJSON_AddStringToObject(o, "allowed", allowed);
+		break;
+	default:
+		cJSON_AddNumberToObject(o, "default", p->def);
+		codec_param_allowed(p, allowed, sizeof(allowed));
+		if (p->kind == LOSS_PARAM_NUMBER_OR_LIST)
+			strncat(allowed, ", or a list of such numbers",
+			    sizeof(allowed) - strlen(allowed) - 1);
+		cJSON_AddStringToObject(o, "allowed", allowed);
+		break;
+	}
+	cJSON_AddBoolToObject(o, "option", (p->flags & LOSS_OPTION) != 0);
+	cJSON_AddStringToObject(o, "doc", p->doc);
+	return o;
+}
+
+/* The catalogue entry of one loss type. */
+static cJSON *
+codec_loss_doc(enum loss_type t)
+{
+	const struct loss_input	*in;
+	cJSON			*o = cJSON_CreateObject(), *arr, *e;
+	size_t			 i;
+
+	cJSON_AddStringToObject(o, "type", loss_type_name(t));
+	arr = cJSON_AddArrayToObject(o, "inputs");
+	for (i = 0; (in = loss_input_info(t, i)) != NULL; i++) {
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "field",
+		    loss_field_name(in->field));
+		cJSON_AddStringToObject(e, "shape", in->shape);
+		cJSON_AddBoolToObject(e, "required", !in->optional);
+		cJSON_AddItemToArray(arr, e);
+	}
+	arr = cJSON_AddArrayToObject(o, "params");
+	for (i = 0; i < loss_nparams(t); i++)
+		cJSON_AddItemToArray(arr, codec_param_doc(
+		    loss_param_info(t, i)));
+	cJSON_AddStringToObject(o, "formula", loss_type_formula(t));
+	return o;
+}
+
+cJSON *
+codec_losses_json(void)
+{
+	cJSON	*doc = cJSON_CreateObject(), *arr;
+	int	 t;
+
+	arr = cJSON_AddArrayToObject(doc, "losses");
+	for (t = 0; t < LOSS_NTYPES; t++)
+		cJSON_AddItemToArray(arr, codec_loss_doc(t));
+	/* A failed allocation leaves an entry out: answer nothing rather
+	 * than an incomplete catalogue. */
+	if (arr == NULL || cJSON_GetArraySize(arr) != LOSS_NTYPES) {
+		cJSON_Delete(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* Adds the value of the i-th parameter of a spec to o, unless it is
+ * an option at its default. */
+static void
+codec_param_json(cJSON *o, const struct loss_spec *spec, size_t i)
+{
+	const struct loss_param	*p = loss_param_info(spec->type, i);
+	double			 v = spec->params[i];
+
+	if ((p->kind == LOSS_PARAM_LIST ||
+	    p->kind == LOSS_PARAM_NUMBER_OR_LIST) && spec->list != NULL) {
+		cJSON_AddItemToObject(o, p->name, cJSON_CreateDoubleArray(
+		    spec->list, (int)spec->nlist));
+		return;
+	}
+	if (p->kind == LOSS_PARAM_LIST ||
+	    ((p->flags & LOSS_OPTION) && v == p->def))
+		return;
+	if (p->kind == LOSS_PARAM_BOOLEAN)
+		cJSON_AddBoolToObject(o, p->name, v != 0.0);
+	else if (p->kind == LOSS_PARAM_WORD)
+		cJSON_AddStringToObject(o, p->name, p->words[(size_t)v]);
+	else
+		cJSON_AddNumberToObject(o, p->name, v);
+}
+
+/* The JSON object of one term: every parameter written out, but for
+ * options (switches) at their default, so that runs kept before an
+ * option existed still compare equal. */
 static cJSON *
 codec_term_json(const struct loss_term *t)
 {
@@ -770,8 +1130,7 @@ codec_term_json(const struct loss_term *t)
 	cJSON_AddStringToObject(o, "type", loss_type_name(t->spec.type));
 	cJSON_AddNumberToObject(o, "weight", t->weight);
 	for (i = 0; i < loss_nparams(t->spec.type); i++)
-		cJSON_AddNumberToObject(o,
-		    loss_param_info(t->spec.type, i)->name, t->spec.params[i]);
+		codec_param_json(o, &t->spec, i);
 	return o;
 }
 

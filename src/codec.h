@@ -19,6 +19,7 @@
 
 #define CODEC_NAME_MAX		128		/* bytes of a name */
 #define CODEC_TERMS_MAX		64		/* loss terms of a run */
+#define CODEC_LIST_MAX		1048576		/* list values of a run */
 #define CODEC_STEP_MAX		9007199254740991.0	/* 2^53 - 1 */
 
 struct codec_error {
@@ -53,8 +54,10 @@ struct batch_req {
 	int64_t		 step;
 	char		 split[CODEC_NAME_MAX + 1];
 	char		 id[CODEC_NAME_MAX + 1];	/* "" when absent */
-	struct codec_array pred;
-	struct codec_array target;
+	/* The input arrays by field (see loss.h); inputs.t[f] points to
+	 * in[f].t for the fields the body has, and is NULL for others. */
+	struct codec_array in[LOSS_NFIELDS];
+	struct loss_inputs inputs;
 };
 
 /* The body of POST /runs/{run}/scalars. */
@@ -74,12 +77,18 @@ void	 codec_set_limits(size_t max_elements, size_t max_depth);
 void	 codec_error_set(struct codec_error *, int, const char *,
 	    const char *, ...) __attribute__((format(printf, 4, 5)));
 
+/* Replaces each byte of s that is not part of valid UTF-8 with '?', so
+ * that a message quoting bad input is still valid JSON text. */
+void	 codec_clean_utf8(char *);
+
 /* Checks the name of a run, metric or split: 1 to 128 bytes of valid
  * UTF-8 without control characters.  field names it in the message. */
 int	 codec_check_name(const char *, const char *field,
 	    struct codec_error *);
 
-/* Decodes a list of loss terms (a cJSON array) into a new array. */
+/* Decodes a list of loss terms (a cJSON array) into a new array that
+ * also holds the values of their list parameters: one free() releases
+ * both, and the specs point into it. */
 int	 codec_terms(const cJSON *, const char *field,
 	    struct loss_term **, size_t *, struct codec_error *);
 
@@ -102,10 +111,20 @@ void	 codec_scalars_free(struct scalars_req *);
 int	 codec_step_text(const char *, const char *field, int64_t *,
 	    struct codec_error *);
 
-/* The canonical JSON of loss terms, every parameter written out: two
- * runs have the same losses exactly when these strings are equal.
+/* The canonical JSON of loss terms, every parameter written out but
+ * options (LOSS_OPTION) at their defaults: two runs have the same
+ * losses exactly when these strings are equal.
  * Returns a string the caller frees, or NULL when out of memory. */
 char	*codec_terms_json(const struct loss_term *, size_t);
+
+/*
+ * The catalogue of loss types from the engine's tables, as GET
+ * /api/v1/losses answers it: {"losses": [{"type", "formula", "inputs":
+ * [{"field", "shape", "required"}], "params": [{"name", "kind",
+ * "default", "allowed", "option", "doc", ...}]}]}.  Returns a document
+ * the caller deletes, or NULL when out of memory.
+ */
+cJSON	*codec_losses_json(void);
 
 /* A JSON number, or for NaN and infinities the strings "NaN",
  * "Infinity" and "-Infinity": JSON has no tokens for them. */

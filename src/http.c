@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@ struct http {
 	struct MHD_Daemon	*mhd;
 	struct api		*api;
 	struct http_options	 o;		/* strings are the caller's */
+	char			 root[PATH_MAX];	/* web root, resolved */
 	char			 url[300];
 	unsigned		 inflight;	/* requests begun, not ended */
 };
@@ -243,15 +245,20 @@ http_static(struct http *h, struct MHD_Connection *c, struct exchange *x,
 {
 	struct MHD_Response	*resp;
 	struct stat		 sb;
-	char			 path[4096 + 1024];
+	char			 path[4096 + 1024], real[PATH_MAX];
+	size_t			 rlen = strlen(h->root);
 	int			 fd = -1;
 
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return http_error(c, x, method, url, 405,
 		    "method_not_allowed", "only GET and HEAD are allowed"
 		    " here");
-	if (route_file(h->o.web_root, url, path, sizeof(path)) == 0)
-		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* The resolved path must still lie in the resolved root, so that
+	 * no symbolic link leads out of it either. */
+	if (route_file(h->o.web_root, url, path, sizeof(path)) == 0 &&
+	    realpath(path, real) != NULL && rlen > 0 &&
+	    strncmp(real, h->root, rlen) == 0 && real[rlen] == '/')
+		fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1 || fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
 		if (fd != -1)
 			close(fd);
@@ -556,6 +563,11 @@ http_start(const struct http_options *o, struct api *api, char *err,
 	}
 	h->api = api;
 	h->o = *o;
+	if (realpath(o->web_root, h->root) == NULL) {
+		log_warn("http", "web root %s: %s; the dashboard will not be"
+		    " served", o->web_root, strerror(errno));
+		h->root[0] = '\0';
+	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (o->tls_cert != NULL)

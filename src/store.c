@@ -84,12 +84,44 @@ static const char *const stmt_sql[S_NSTMTS] = {
 	    " ORDER BY m.split",
 };
 
-struct store {
+/* A connection and its prepared statements; the lock keeps it to one
+ * thread at a time. */
+struct conn {
 	sqlite3		*db;
 	sqlite3_stmt	*stmt[S_NSTMTS];
-	/* One connection serves every thread; the lock is recursive so
-	 * that calls made inside store_begin() .. store_commit() nest. */
 	pthread_mutex_t	 lock;
+};
+
+/* A write waiting for the writer thread. */
+struct job {
+	int		(*apply)(struct store *, void *);
+	void		*arg;
+	int		 rc;
+	int		 done;
+	struct job	*next;
+};
+
+#define READERS	4
+
+/*
+ * Writes go through one writer thread, which applies every job queued
+ * while the previous transaction committed in one new transaction, each
+ * job in a savepoint of its own: one commit, and one fsync, serves many
+ * requests, and a failing job takes no other down.  Reads use a few
+ * connections of their own, which WAL lets run beside the writer.
+ */
+struct store {
+	struct conn	 w;		/* the writer thread's */
+	struct conn	 r[READERS];
+	unsigned	 next_reader;
+	pthread_t	 writer;
+	int		 running;
+	pthread_mutex_t	 qlock;
+	pthread_cond_t	 queued, done;
+	struct job	*head, **tail;
+	int		 stopping;
+	/* The writer connection is what store_stats_get() and the other
+	 * calls inside a job use. */
 };
 
 static double
@@ -102,17 +134,17 @@ store_now(void)
 }
 
 static int
-store_fail(struct store *st, const char *what)
+store_fail(struct conn *c, const char *what)
 {
-	log_error("store", "%s: %s", what, sqlite3_errmsg(st->db));
+	log_error("store", "%s: %s", what, sqlite3_errmsg(c->db));
 	return -1;
 }
 
 /* Returns a statement of the cache, reset and with its bindings cleared. */
 static sqlite3_stmt *
-store_stmt(struct store *st, enum stmt_id id)
+store_stmt(struct conn *c, enum stmt_id id)
 {
-	sqlite3_stmt	*s = st->stmt[id];
+	sqlite3_stmt	*s = c->stmt[id];
 
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
@@ -138,12 +170,12 @@ store_column_double(sqlite3_stmt *s, int i)
 }
 
 static int
-store_exec(struct store *st, const char *sql)
+store_exec(struct conn *c, const char *sql)
 {
 	char	*msg = NULL;
 
-	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		log_error("store", "%s", msg ? msg : sqlite3_errmsg(st->db));
+	if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_error("store", "%s", msg ? msg : sqlite3_errmsg(c->db));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -156,16 +188,16 @@ store_exec(struct store *st, const char *sql)
  * refused rather than misread.
  */
 static int
-store_migrate(struct store *st, char *err, size_t errlen)
+store_migrate(struct conn *c, char *err, size_t errlen)
 {
 	sqlite3_stmt	*s;
 	int		 version;
 	size_t		 i;
 	char		 sql[64];
 
-	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s,
+	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &s,
 	    NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
-		snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
 		sqlite3_finalize(s);
 		return -1;
 	}
@@ -180,12 +212,12 @@ store_migrate(struct store *st, char *err, size_t errlen)
 	}
 	for (i = (size_t)version; i < store_nmigrations; i++) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", i + 1);
-		if (store_exec(st, "BEGIN IMMEDIATE") == -1)
+		if (store_exec(c, "BEGIN IMMEDIATE") == -1)
 			goto fail;
-		if (store_exec(st, store_migrations[i]) == -1 ||
-		    store_exec(st, sql) == -1 ||
-		    store_exec(st, "COMMIT") == -1) {
-			store_exec(st, "ROLLBACK");
+		if (store_exec(c, store_migrations[i]) == -1 ||
+		    store_exec(c, sql) == -1 ||
+		    store_exec(c, "COMMIT") == -1) {
+			store_exec(c, "ROLLBACK");
 			goto fail;
 		}
 		log_info("store", "applied schema migration %zu", i + 1);
@@ -194,61 +226,182 @@ store_migrate(struct store *st, char *err, size_t errlen)
 
 fail:
 	snprintf(err, errlen, "schema migration %zu failed: %s",
-	    (size_t)version + 1, sqlite3_errmsg(st->db));
+	    (size_t)version + 1, sqlite3_errmsg(c->db));
 	return -1;
 }
 
+/* Opens a connection with the settings every one of them needs and
+ * prepares its statements; -1 with the reason in err. */
 static int
-store_prepare(struct store *st, char *err, size_t errlen)
+store_connect(struct conn *c, const char *path, const char *synchronous,
+    int migrate, char *err, size_t errlen)
 {
+	char	 sql[64];
 	int	 i;
 
+	pthread_mutex_init(&c->lock, NULL);
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		return -1;
+	}
+	sqlite3_busy_timeout(c->db, 10000);
+	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s", synchronous);
+	if (store_exec(c, "PRAGMA journal_mode = WAL") == -1 ||
+	    store_exec(c, "PRAGMA foreign_keys = ON") == -1 ||
+	    store_exec(c, sql) == -1) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(c->db));
+		return -1;
+	}
+	if (migrate && store_migrate(c, err, errlen) == -1)
+		return -1;
 	for (i = 0; i < S_NSTMTS; i++) {
-		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) !=
+		if (sqlite3_prepare_v3(c->db, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &c->stmt[i], NULL) !=
 		    SQLITE_OK) {
 			snprintf(err, errlen, "preparing statement %d: %s", i,
-			    sqlite3_errmsg(st->db));
+			    sqlite3_errmsg(c->db));
 			return -1;
 		}
 	}
 	return 0;
 }
 
+static void
+store_disconnect(struct conn *c)
+{
+	int	 i;
+
+	for (i = 0; i < S_NSTMTS; i++)
+		sqlite3_finalize(c->stmt[i]);
+	if (c->db != NULL) {
+		sqlite3_close(c->db);
+		pthread_mutex_destroy(&c->lock);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+/* Takes a free reader connection, or waits for one. */
+static struct conn *
+store_reader(struct store *st)
+{
+	unsigned	 i, start;
+
+	start = __atomic_fetch_add(&st->next_reader, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < READERS; i++)
+		if (pthread_mutex_trylock(&st->r[(start + i) % READERS].lock)
+		    == 0)
+			return &st->r[(start + i) % READERS];
+	pthread_mutex_lock(&st->r[start % READERS].lock);
+	return &st->r[start % READERS];
+}
+
+static void
+store_release(struct conn *c)
+{
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Applies a group of jobs in one transaction, each in a savepoint. */
+static void
+store_apply(struct store *st, struct job *jobs)
+{
+	struct job	*j;
+
+	if (store_exec(&st->w, "BEGIN IMMEDIATE") == -1) {
+		for (j = jobs; j != NULL; j = j->next)
+			j->rc = -1;
+		return;
+	}
+	for (j = jobs; j != NULL; j = j->next) {
+		store_exec(&st->w, "SAVEPOINT job");
+		j->rc = j->apply(st, j->arg);
+		if (j->rc != 0)
+			store_exec(&st->w, "ROLLBACK TO job");
+		store_exec(&st->w, "RELEASE job");
+	}
+	if (store_exec(&st->w, "COMMIT") == -1) {
+		store_exec(&st->w, "ROLLBACK");
+		for (j = jobs; j != NULL; j = j->next)
+			j->rc = -1;
+	}
+}
+
+static void *
+store_writer(void *arg)
+{
+	struct store	*st = arg;
+	struct job	*jobs, *j, *next;
+
+	pthread_mutex_lock(&st->qlock);
+	for (;;) {
+		while (st->head == NULL && !st->stopping)
+			pthread_cond_wait(&st->queued, &st->qlock);
+		if (st->head == NULL)
+			break;
+		jobs = st->head;
+		st->head = NULL;
+		st->tail = &st->head;
+		pthread_mutex_unlock(&st->qlock);
+
+		pthread_mutex_lock(&st->w.lock);
+		store_apply(st, jobs);
+		pthread_mutex_unlock(&st->w.lock);
+
+		pthread_mutex_lock(&st->qlock);
+		for (j = jobs; j != NULL; j = next) {
+			next = j->next;
+			j->done = 1;
+		}
+		pthread_cond_broadcast(&st->done);
+	}
+	pthread_mutex_unlock(&st->qlock);
+	return NULL;
+}
+
+int
+store_submit(struct store *st, int (*apply)(struct store *, void *),
+    void *arg)
+{
+	struct job	 job = { apply, arg, 0, 0, NULL };
+
+	pthread_mutex_lock(&st->qlock);
+	*st->tail = &job;
+	st->tail = &job.next;
+	pthread_cond_signal(&st->queued);
+	while (!job.done)
+		pthread_cond_wait(&st->done, &st->qlock);
+	pthread_mutex_unlock(&st->qlock);
+	return job.rc;
+}
+
 struct store *
 store_open(const char *path, const char *synchronous, char *err,
     size_t errlen)
 {
-	struct store		*st;
-	pthread_mutexattr_t	 attr;
-	char			 sql[64];
+	struct store	*st;
+	int		 i;
 
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&st->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
-
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path,
-		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
+	st->tail = &st->head;
+	pthread_mutex_init(&st->qlock, NULL);
+	pthread_cond_init(&st->queued, NULL);
+	pthread_cond_init(&st->done, NULL);
+	if (store_connect(&st->w, path, synchronous, 1, err, errlen) == -1)
+		goto fail;
+	for (i = 0; i < READERS; i++)
+		if (store_connect(&st->r[i], path, synchronous, 0, err,
+		    errlen) == -1)
+			goto fail;
+	if (pthread_create(&st->writer, NULL, store_writer, st) != 0) {
+		snprintf(err, errlen, "cannot start the writer thread");
 		goto fail;
 	}
-	sqlite3_busy_timeout(st->db, 10000);
-	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s", synchronous);
-	if (store_exec(st, "PRAGMA journal_mode = WAL") == -1 ||
-	    store_exec(st, "PRAGMA foreign_keys = ON") == -1 ||
-	    store_exec(st, sql) == -1) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
-		goto fail;
-	}
-	if (store_migrate(st, err, errlen) == -1 ||
-	    store_prepare(st, err, errlen) == -1)
-		goto fail;
+	st->running = 1;
 	return st;
 
 fail:
@@ -263,10 +416,19 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
-	for (i = 0; i < S_NSTMTS; i++)
-		sqlite3_finalize(st->stmt[i]);
-	sqlite3_close(st->db);
-	pthread_mutex_destroy(&st->lock);
+	if (st->running) {
+		pthread_mutex_lock(&st->qlock);
+		st->stopping = 1;
+		pthread_cond_signal(&st->queued);
+		pthread_mutex_unlock(&st->qlock);
+		pthread_join(st->writer, NULL);
+	}
+	for (i = 0; i < READERS; i++)
+		store_disconnect(&st->r[i]);
+	store_disconnect(&st->w);
+	pthread_cond_destroy(&st->queued);
+	pthread_cond_destroy(&st->done);
+	pthread_mutex_destroy(&st->qlock);
 	free(st);
 }
 
@@ -309,50 +471,13 @@ store_run_free(struct store_run *run)
 	memset(run, 0, sizeof(*run));
 }
 
-int
-store_run_ensure(struct store *st, const char *name, const char *losses,
-    const char *params, const char *tags, enum store_outcome *outcome)
+/* Reads a run by name on a connection the caller holds. */
+static int
+store_run_read(struct conn *c, const char *name, struct store_run *run)
 {
-	sqlite3_stmt	*s;
-	struct store_run run;
-	int		 rc = -1;
-
-	pthread_mutex_lock(&st->lock);
-	s = store_stmt(st, S_RUN_INSERT);
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, losses, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, params, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, tags, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 5, store_now());
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		store_fail(st, "inserting a run");
-		goto out;
-	}
-	if (sqlite3_changes(st->db) == 1) {
-		*outcome = STORE_CREATED;
-		rc = 0;
-		goto out;
-	}
-	if ((rc = store_run_get(st, name, &run)) != 0)
-		goto out;
-	*outcome = strcmp(run.losses, losses) == 0 ? STORE_SAME :
-	    STORE_CONFLICT;
-	store_run_free(&run);
-
-out:
-	sqlite3_reset(s);
-	pthread_mutex_unlock(&st->lock);
-	return rc;
-}
-
-int
-store_run_get(struct store *st, const char *name, struct store_run *run)
-{
-	sqlite3_stmt	*s;
+	sqlite3_stmt	*s = store_stmt(c, S_RUN_GET);
 	int		 rc;
 
-	pthread_mutex_lock(&st->lock);
-	s = store_stmt(st, S_RUN_GET);
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	switch (sqlite3_step(s)) {
 	case SQLITE_ROW:
@@ -362,11 +487,68 @@ store_run_get(struct store *st, const char *name, struct store_run *run)
 		rc = STORE_NOTFOUND;
 		break;
 	default:
-		rc = store_fail(st, "reading a run");
+		rc = store_fail(c, "reading a run");
 		break;
 	}
 	sqlite3_reset(s);
-	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+struct ensure_job {
+	const char		*name, *losses, *params, *tags;
+	enum store_outcome	 outcome;
+};
+
+static int
+store_ensure_apply(struct store *st, void *arg)
+{
+	struct ensure_job	*e = arg;
+	struct store_run	 run;
+	sqlite3_stmt		*s = store_stmt(&st->w, S_RUN_INSERT);
+	int			 rc;
+
+	sqlite3_bind_text(s, 1, e->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, e->losses, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, e->params, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, e->tags, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 5, store_now());
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return store_fail(&st->w, "inserting a run");
+	if (sqlite3_changes(st->w.db) == 1) {
+		e->outcome = STORE_CREATED;
+		return 0;
+	}
+	if ((rc = store_run_read(&st->w, e->name, &run)) != 0)
+		return rc;
+	e->outcome = strcmp(run.losses, e->losses) == 0 ? STORE_SAME :
+	    STORE_CONFLICT;
+	store_run_free(&run);
+	return 0;
+}
+
+int
+store_run_ensure(struct store *st, const char *name, const char *losses,
+    const char *params, const char *tags, enum store_outcome *outcome)
+{
+	struct ensure_job	 e = { name, losses, params, tags,
+				    STORE_CONFLICT };
+	int			 rc;
+
+	rc = store_submit(st, store_ensure_apply, &e);
+	*outcome = e.outcome;
+	return rc;
+}
+
+int
+store_run_get(struct store *st, const char *name, struct store_run *run)
+{
+	struct conn	*c = store_reader(st);
+	int		 rc;
+
+	rc = store_run_read(c, name, run);
+	store_release(c);
 	return rc;
 }
 
@@ -374,57 +556,72 @@ int
 store_run_list(struct store *st, int (*fn)(const struct store_run *, void *),
     void *arg)
 {
-	sqlite3_stmt	*s;
-	struct store_run run;
-	int		 rc = 0, step;
+	struct conn		*c = store_reader(st);
+	struct store_run	*runs = NULL, *p;
+	sqlite3_stmt		*s = store_stmt(c, S_RUN_LIST);
+	size_t			 n = 0, cap = 0, i;
+	int			 rc = 0, step;
 
-	pthread_mutex_lock(&st->lock);
-	s = store_stmt(st, S_RUN_LIST);
+	/* Read them all first, so that fn may use the store itself. */
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		if (store_run_row(s, &run) == -1) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((p = realloc(runs, cap * sizeof(*p))) == NULL) {
+				rc = -1;
+				break;
+			}
+			runs = p;
+		}
+		if (store_run_row(s, &runs[n]) == -1) {
 			rc = -1;
 			break;
 		}
-		rc = fn(&run, arg);
-		store_run_free(&run);
-		if (rc != 0)
-			break;
+		n++;
 	}
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		rc = store_fail(st, "listing runs");
+		rc = store_fail(c, "listing runs");
 	sqlite3_reset(s);
-	pthread_mutex_unlock(&st->lock);
+	store_release(c);
+
+	for (i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = fn(&runs[i], arg);
+		store_run_free(&runs[i]);
+	}
+	free(runs);
+	return rc;
+}
+
+static int
+store_delete_apply(struct store *st, void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(&st->w, S_RUN_DELETE);
+	int		 rc = 0;
+
+	sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = store_fail(&st->w, "deleting a run");
+	else if (sqlite3_changes(st->w.db) == 0)
+		rc = STORE_NOTFOUND;
+	sqlite3_reset(s);
 	return rc;
 }
 
 int
 store_run_delete(struct store *st, const char *name)
 {
-	sqlite3_stmt	*s;
-	int		 rc = 0;
-
-	pthread_mutex_lock(&st->lock);
-	s = store_stmt(st, S_RUN_DELETE);
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		rc = store_fail(st, "deleting a run");
-	else if (sqlite3_changes(st->db) == 0)
-		rc = STORE_NOTFOUND;
-	sqlite3_reset(s);
-	pthread_mutex_unlock(&st->lock);
-	return rc;
+	return store_submit(st, store_delete_apply, (void *)(uintptr_t)name);
 }
 
 int
 store_metric_list(struct store *st, int64_t run,
     int (*fn)(const struct store_metric *, void *), void *arg)
 {
-	sqlite3_stmt		*s;
+	struct conn		*c = store_reader(st);
+	sqlite3_stmt		*s = store_stmt(c, S_METRIC_LIST);
 	struct store_metric	 m;
 	int			 rc = 0, step;
 
-	pthread_mutex_lock(&st->lock);
-	s = store_stmt(st, S_METRIC_LIST);
 	sqlite3_bind_int64(s, 1, run);
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
 		m.name = (const char *)sqlite3_column_text(s, 0);
@@ -437,52 +634,20 @@ store_metric_list(struct store *st, int64_t run,
 			break;
 	}
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		rc = store_fail(st, "listing metrics");
+		rc = store_fail(c, "listing metrics");
 	sqlite3_reset(s);
-	pthread_mutex_unlock(&st->lock);
+	store_release(c);
 	return rc;
 }
 
-int
-store_begin(struct store *st)
-{
-	pthread_mutex_lock(&st->lock);
-	if (store_exec(st, "BEGIN IMMEDIATE") == -1) {
-		pthread_mutex_unlock(&st->lock);
-		return -1;
-	}
-	return 0;
-}
-
-int
-store_commit(struct store *st)
-{
-	int	 rc = 0;
-
-	if (store_exec(st, "COMMIT") == -1) {
-		store_exec(st, "ROLLBACK");
-		rc = -1;
-	}
-	pthread_mutex_unlock(&st->lock);
-	return rc;
-}
-
-void
-store_rollback(struct store *st)
-{
-	store_exec(st, "ROLLBACK");
-	pthread_mutex_unlock(&st->lock);
-}
-
-int
-store_metric_kind(struct store *st, int64_t run, const char *metric,
+/* The kind of a run's metric on a connection the caller holds. */
+static int
+store_kind_read(struct conn *c, int64_t run, const char *metric,
     enum metric_kind *kind)
 {
-	sqlite3_stmt	*s;
+	sqlite3_stmt	*s = store_stmt(c, S_METRIC_KIND);
 	int		 rc;
 
-	pthread_mutex_lock(&st->lock);
-	s = store_stmt(st, S_METRIC_KIND);
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_text(s, 2, metric, -1, SQLITE_STATIC);
 	switch (sqlite3_step(s)) {
@@ -494,11 +659,22 @@ store_metric_kind(struct store *st, int64_t run, const char *metric,
 		rc = STORE_NOTFOUND;
 		break;
 	default:
-		rc = store_fail(st, "reading a metric");
+		rc = store_fail(c, "reading a metric");
 		break;
 	}
 	sqlite3_reset(s);
-	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+int
+store_metric_kind(struct store *st, int64_t run, const char *metric,
+    enum metric_kind *kind)
+{
+	struct conn	*c = store_reader(st);
+	int		 rc;
+
+	rc = store_kind_read(c, run, metric, kind);
+	store_release(c);
 	return rc;
 }
 
@@ -506,12 +682,10 @@ int
 store_stats_get(struct store *st, int64_t run, const char *split,
     int64_t step, const char *metric, double *stats, size_t max, size_t *n)
 {
-	sqlite3_stmt	*s;
+	sqlite3_stmt	*s = store_stmt(&st->w, S_STATS_GET);
 	int		 rc;
 	size_t		 bytes;
 
-	pthread_mutex_lock(&st->lock);
-	s = store_stmt(st, S_STATS_GET);
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_text(s, 2, metric, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, split, -1, SQLITE_STATIC);
@@ -531,53 +705,47 @@ store_stats_get(struct store *st, int64_t run, const char *split,
 		rc = STORE_NOTFOUND;
 		break;
 	default:
-		rc = store_fail(st, "reading statistics");
+		rc = store_fail(&st->w, "reading statistics");
 		break;
 	}
 	sqlite3_reset(s);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
 /* The id of a run's metric, created with the kind when new; -1 on error
  * or when the metric exists with another kind. */
 static int64_t
-store_metric_id(struct store *st, int64_t run, const char *split,
+store_metric_id(struct conn *c, int64_t run, const char *split,
     const struct store_value *v)
 {
-	sqlite3_stmt	*s;
+	sqlite3_stmt	*s = store_stmt(c, S_METRIC_GET);
 	int64_t		 id = -1;
+	int		 step;
 
-	s = store_stmt(st, S_METRIC_GET);
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_text(s, 2, v->metric, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, split, -1, SQLITE_STATIC);
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
 		if (sqlite3_column_int(s, 1) == (int)v->kind)
 			id = sqlite3_column_int64(s, 0);
 		else
 			log_error("store", "metric kind mismatch");
-		sqlite3_reset(s);
-		return id;
-	case SQLITE_DONE:
-		break;
-	default:
-		store_fail(st, "reading a metric");
-		sqlite3_reset(s);
-		return -1;
-	}
+	} else if (step != SQLITE_DONE)
+		store_fail(c, "reading a metric");
 	sqlite3_reset(s);
+	if (step != SQLITE_DONE)
+		return id;
 
-	s = store_stmt(st, S_METRIC_INSERT);
+	s = store_stmt(c, S_METRIC_INSERT);
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_text(s, 2, v->metric, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, split, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 4, (int)v->kind);
 	if (sqlite3_step(s) == SQLITE_DONE)
-		id = sqlite3_last_insert_rowid(st->db);
+		id = sqlite3_last_insert_rowid(c->db);
 	else
-		store_fail(st, "adding a metric");
+		store_fail(c, "adding a metric");
 	sqlite3_reset(s);
 	return id;
 }
@@ -586,17 +754,17 @@ int
 store_values_put(struct store *st, int64_t run, const char *split,
     int64_t step, const struct store_value *v, size_t n)
 {
+	struct conn	*c = &st->w;
 	sqlite3_stmt	*s;
 	int64_t		 id;
 	double		 now = store_now();
 	size_t		 i;
 	int		 rc = -1;
 
-	pthread_mutex_lock(&st->lock);
 	for (i = 0; i < n; i++) {
-		if ((id = store_metric_id(st, run, split, &v[i])) == -1)
+		if ((id = store_metric_id(c, run, split, &v[i])) == -1)
 			goto out;
-		s = store_stmt(st, S_POINT_PUT);
+		s = store_stmt(c, S_POINT_PUT);
 		sqlite3_bind_int64(s, 1, id);
 		sqlite3_bind_int64(s, 2, step);
 		store_bind_double(s, 3, v[i].value);
@@ -606,24 +774,23 @@ store_values_put(struct store *st, int64_t run, const char *split,
 			    SQLITE_STATIC);
 		sqlite3_bind_double(s, 5, now);
 		if (sqlite3_step(s) != SQLITE_DONE) {
-			store_fail(st, "writing a point");
+			store_fail(c, "writing a point");
 			goto out;
 		}
 	}
-	s = store_stmt(st, S_RUN_TOUCH);
+	s = store_stmt(c, S_RUN_TOUCH);
 	sqlite3_bind_int64(s, 1, step);
 	sqlite3_bind_double(s, 2, now);
 	sqlite3_bind_int64(s, 3, run);
 	if (sqlite3_step(s) != SQLITE_DONE) {
-		store_fail(st, "updating a run");
+		store_fail(c, "updating a run");
 		goto out;
 	}
 	rc = 0;
 
 out:
-	sqlite3_reset(st->stmt[S_POINT_PUT]);
-	sqlite3_reset(st->stmt[S_RUN_TOUCH]);
-	pthread_mutex_unlock(&st->lock);
+	sqlite3_reset(c->stmt[S_POINT_PUT]);
+	sqlite3_reset(c->stmt[S_RUN_TOUCH]);
 	return rc;
 }
 
@@ -646,35 +813,15 @@ store_push(struct point **pts, size_t *n, size_t *cap, sqlite3_stmt *s)
 	return 0;
 }
 
-int
-store_history(struct store *st, int64_t run, const char *metric,
-    const char *split, int64_t from, int64_t to, struct point **pts,
-    size_t *n)
+/* The points of a metric id, on a connection the caller holds. */
+static int
+store_points_read(struct conn *c, int64_t id, int64_t from, int64_t to,
+    struct point **pts, size_t *n)
 {
-	sqlite3_stmt		*s;
-	size_t			 cap = 0;
-	int			 rc = 0, step;
-	int64_t			 id = -1;
+	sqlite3_stmt	*s = store_stmt(c, S_HISTORY);
+	size_t		 cap = 0;
+	int		 rc = 0, step;
 
-	*pts = NULL;
-	*n = 0;
-	pthread_mutex_lock(&st->lock);
-	s = store_stmt(st, S_METRIC_GET);
-	sqlite3_bind_int64(s, 1, run);
-	sqlite3_bind_text(s, 2, metric, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, split, -1, SQLITE_STATIC);
-	step = sqlite3_step(s);
-	if (step == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	else if (step == SQLITE_DONE)
-		rc = STORE_NOTFOUND;
-	else
-		rc = store_fail(st, "reading a metric");
-	sqlite3_reset(s);
-	if (rc != 0)
-		goto out;
-
-	s = store_stmt(st, S_HISTORY);
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, from);
 	sqlite3_bind_int64(s, 3, to);
@@ -686,28 +833,52 @@ store_history(struct store *st, int64_t run, const char *metric,
 		}
 	}
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		rc = store_fail(st, "reading history");
+		rc = store_fail(c, "reading history");
 	sqlite3_reset(s);
+	return rc;
+}
+
+int
+store_history(struct store *st, int64_t run, const char *metric,
+    const char *split, int64_t from, int64_t to, struct point **pts,
+    size_t *n)
+{
+	struct conn	*c = store_reader(st);
+	sqlite3_stmt	*s = store_stmt(c, S_METRIC_GET);
+	int		 rc = 0, step;
+	int64_t		 id = -1;
+
+	*pts = NULL;
+	*n = 0;
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_text(s, 2, metric, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, split, -1, SQLITE_STATIC);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	else if (step == SQLITE_DONE)
+		rc = STORE_NOTFOUND;
+	else
+		rc = store_fail(c, "reading a metric");
+	sqlite3_reset(s);
+	if (rc == 0)
+		rc = store_points_read(c, id, from, to, pts, n);
+	store_release(c);
 	if (rc != 0) {
 		free(*pts);
 		*pts = NULL;
 		*n = 0;
 	}
-
-out:
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
 int
 store_reply_get(struct store *st, int64_t run, const char *id, char **reply)
 {
-	sqlite3_stmt	*s;
+	sqlite3_stmt	*s = store_stmt(&st->w, S_REPLY_GET);
 	int		 rc;
 
 	*reply = NULL;
-	pthread_mutex_lock(&st->lock);
-	s = store_stmt(st, S_REPLY_GET);
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
 	switch (sqlite3_step(s)) {
@@ -719,11 +890,10 @@ store_reply_get(struct store *st, int64_t run, const char *id, char **reply)
 		rc = STORE_NOTFOUND;
 		break;
 	default:
-		rc = store_fail(st, "reading a reply");
+		rc = store_fail(&st->w, "reading a reply");
 		break;
 	}
 	sqlite3_reset(s);
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
@@ -731,18 +901,42 @@ int
 store_reply_put(struct store *st, int64_t run, const char *id,
     const char *reply)
 {
-	sqlite3_stmt	*s;
+	sqlite3_stmt	*s = store_stmt(&st->w, S_REPLY_PUT);
 	int		 rc = 0;
 
-	pthread_mutex_lock(&st->lock);
-	s = store_stmt(st, S_REPLY_PUT);
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, reply, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE)
-		rc = store_fail(st, "keeping a reply");
+		rc = store_fail(&st->w, "keeping a reply");
 	sqlite3_reset(s);
-	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+int
+store_run_totals(struct store *st, int64_t run,
+    int (*fn)(const struct store_total *, void *), void *arg)
+{
+	struct conn		*c = store_reader(st);
+	sqlite3_stmt		*s = store_stmt(c, S_TOTALS);
+	struct store_total	 t;
+	int			 rc = 0, step;
+
+	sqlite3_bind_int64(s, 1, run);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		t.split = (const char *)sqlite3_column_text(s, 0);
+		t.last_step = sqlite3_column_int64(s, 1);
+		t.last = store_column_double(s, 2);
+		t.best_step = sqlite3_column_type(s, 3) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int64(s, 3);
+		t.best = store_column_double(s, 4);
+		if ((rc = fn(&t, arg)) != 0)
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = store_fail(c, "reading totals");
+	sqlite3_reset(s);
+	store_release(c);
 	return rc;
 }
 
@@ -782,41 +976,5 @@ store_backup(const char *src, const char *dst, char *err, size_t errlen)
 out:
 	sqlite3_close(from);
 	sqlite3_close(to);
-	return rc;
-}
-
-int
-store_run_totals(struct store *st, int64_t run,
-    int (*fn)(const struct store_total *, void *), void *arg)
-{
-	sqlite3_stmt		*s;
-	struct store_total	 t;
-	int			 rc = 0, step;
-
-	pthread_mutex_lock(&st->lock);
-	/* Not the cached statement: a caller may be iterating the runs
-	 * with it while it asks for the totals of each. */
-	if (sqlite3_prepare_v2(st->db, stmt_sql[S_TOTALS], -1, &s, NULL) !=
-	    SQLITE_OK) {
-		rc = store_fail(st, "reading totals");
-		goto out;
-	}
-	sqlite3_bind_int64(s, 1, run);
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		t.split = (const char *)sqlite3_column_text(s, 0);
-		t.last_step = sqlite3_column_int64(s, 1);
-		t.last = store_column_double(s, 2);
-		t.best_step = sqlite3_column_type(s, 3) == SQLITE_NULL ? -1 :
-		    sqlite3_column_int64(s, 3);
-		t.best = store_column_double(s, 4);
-		if ((rc = fn(&t, arg)) != 0)
-			break;
-	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		rc = store_fail(st, "reading totals");
-	sqlite3_finalize(s);
-
-out:
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }

@@ -102,31 +102,32 @@ int	 store_metric_list(struct store *, int64_t run,
 	    int (*fn)(const struct store_metric *, void *), void *);
 
 /*
- * A write transaction: store_begin() takes the store's writer lock and
- * opens an immediate transaction; store_commit() or store_rollback()
- * ends it and releases the lock.  Between them the thread may call
- * store_stats_get() and store_values_put().  store_commit() returns 0
- * only when the data is committed.
+ * Runs apply(store, arg) on the writer thread inside a transaction and
+ * waits until that transaction has committed: returns apply's result,
+ * which is 0 only when what it wrote is committed.  When apply returns
+ * non-zero, what it wrote is rolled back and nothing else is.  Only
+ * inside apply may store_stats_get(), store_values_put(),
+ * store_reply_get() and store_reply_put() be called.  Concurrent
+ * submissions are grouped into one transaction (group commit).
  */
-int	 store_begin(struct store *);
-int	 store_commit(struct store *);
-void	 store_rollback(struct store *);
+int	 store_submit(struct store *, int (*apply)(struct store *, void *),
+	    void *arg);
 
 /* The accumulated statistics of a loss metric at a step: copies up to
  * max of them into stats and sets *n; STORE_NOTFOUND when the step has
- * no point for that metric yet. */
+ * no point for that metric yet.  Inside store_submit() only. */
 int	 store_stats_get(struct store *, int64_t run, const char *split,
 	    int64_t step, const char *metric, double *stats, size_t max,
 	    size_t *n);
 
-/* Writes the values at a step, replacing what was there; inside a
- * transaction.  A metric written with a kind other than the one it
+/* Writes the values at a step, replacing what was there; inside
+ * store_submit() only.  A metric written with a kind other than the one it
  * was created with is an error (-1). */
 int	 store_values_put(struct store *, int64_t run, const char *split,
 	    int64_t step, const struct store_value *, size_t n);
 
 /* The kind of an existing metric of a run (any split), or
- * STORE_NOTFOUND; inside a transaction or not. */
+ * STORE_NOTFOUND. */
 int	 store_metric_kind(struct store *, int64_t run, const char *metric,
 	    enum metric_kind *);
 
@@ -139,11 +140,11 @@ int	 store_history(struct store *, int64_t run, const char *metric,
 	    struct point **pts, size_t *n);
 
 /* The reply kept for a request id of a run: a new string the caller
- * frees, or STORE_NOTFOUND. */
+ * frees, or STORE_NOTFOUND.  Inside store_submit() only. */
 int	 store_reply_get(struct store *, int64_t run, const char *id,
 	    char **reply);
 
-/* Keeps the reply to a request id; inside the request's transaction. */
+/* Keeps the reply to a request id; inside store_submit() only. */
 int	 store_reply_put(struct store *, int64_t run, const char *id,
 	    const char *reply);
 

@@ -38,13 +38,13 @@ START_TEST(batch_shapes)
 	    &err), 0);
 	ck_assert_int_eq(b.step, 7);
 	ck_assert_str_eq(b.split, "val/a");
-	ck_assert_int_eq(b.pred.t.ndim, 2);
-	ck_assert_uint_eq(b.pred.t.shape[0], 2);
-	ck_assert_uint_eq(b.pred.t.shape[1], 3);
-	ck_assert_uint_eq(b.pred.t.n, 6);
-	ck_assert_double_eq(b.pred.t.data[5], 6);
-	ck_assert_int_eq(b.target.t.ndim, 1);
-	ck_assert_uint_eq(b.target.t.n, 2);
+	ck_assert_int_eq(b.in[LOSS_PREDICTIONS].t.ndim, 2);
+	ck_assert_uint_eq(b.in[LOSS_PREDICTIONS].t.shape[0], 2);
+	ck_assert_uint_eq(b.in[LOSS_PREDICTIONS].t.shape[1], 3);
+	ck_assert_uint_eq(b.in[LOSS_PREDICTIONS].t.n, 6);
+	ck_assert_double_eq(b.in[LOSS_PREDICTIONS].t.data[5], 6);
+	ck_assert_int_eq(b.in[LOSS_TARGETS].t.ndim, 1);
+	ck_assert_uint_eq(b.in[LOSS_TARGETS].t.n, 2);
 	codec_batch_free(&b);
 }
 END_TEST
@@ -53,17 +53,41 @@ START_TEST(batch_defaults_and_specials)
 {
 	struct batch_req	 b;
 	struct codec_error	 err;
+	const double		*x;
 
 	ck_assert_int_eq(batch("{\"step\": 9007199254740991, \"predictions\":"
 	    " [\"NaN\", \"Infinity\", \"-Infinity\", 1e999],"
 	    " \"targets\": [0, 0, 0, 0]}", &b, &err), 0);
 	ck_assert_int_eq(b.step, 9007199254740991LL);
 	ck_assert_str_eq(b.split, "train");
-	ck_assert(isnan(b.pred.t.data[0]));
-	ck_assert(isinf(b.pred.t.data[1]) && b.pred.t.data[1] > 0);
-	ck_assert(isinf(b.pred.t.data[2]) && b.pred.t.data[2] < 0);
-	ck_assert(isinf(b.pred.t.data[3]));
+	x = b.in[LOSS_PREDICTIONS].t.data;
+	ck_assert(isnan(x[0]));
+	ck_assert(isinf(x[1]) && x[1] > 0);
+	ck_assert(isinf(x[2]) && x[2] < 0);
+	ck_assert(isinf(x[3]));
 	codec_batch_free(&b);
+}
+END_TEST
+
+/* Input arrays other than predictions decode when present; which
+ * ones a batch needs depends on the run's losses. */
+START_TEST(batch_inputs)
+{
+	struct batch_req	 b;
+	struct codec_error	 err;
+	int			 f;
+
+	ck_assert_int_eq(batch("{\"step\": 1, \"predictions\": [[1, 2]],"
+	    " \"positives\": [[3, 4]], \"negatives\": [[5, 6]]}", &b, &err),
+	    0);
+	for (f = 0; f < LOSS_NFIELDS; f++)
+		ck_assert_int_eq(b.inputs.t[f] != NULL,
+		    f == LOSS_PREDICTIONS || f == LOSS_POSITIVES ||
+		    f == LOSS_NEGATIVES);
+	ck_assert_ptr_eq(b.inputs.t[LOSS_NEGATIVES], &b.in[LOSS_NEGATIVES].t);
+	ck_assert_double_eq(b.inputs.t[LOSS_NEGATIVES]->data[1], 6);
+	codec_batch_free(&b);
+	ck_assert_ptr_null(b.inputs.t[LOSS_PREDICTIONS]);
 }
 END_TEST
 
@@ -87,8 +111,10 @@ START_TEST(batch_errors)
 	    " [1]}", 400, "step must be an integer");
 	batch_refused("{\"step\": 1, \"targets\": [1]}", 400,
 	    "predictions is missing");
-	batch_refused("{\"step\": 1, \"predictions\": [1]}", 400,
-	    "targets is missing");
+	batch_refused("{\"step\": 1, \"predictions\": [1], \"colour\":"
+	    " [1]}", 400, "colour: unknown field");
+	batch_refused("{\"step\": 1, \"predictions\": [1], \"variance\":"
+	    " [[1], 2]}", 400, "variance[1] must be an array");
 	batch_refused("{\"step\": 1, \"predictions\": 3, \"targets\": [1]}",
 	    400, "predictions must be an array");
 	batch_refused("{\"step\": 1, \"predictions\": [[1, 2], [3]],"
@@ -327,6 +353,7 @@ main(void)
 
 	tcase_add_test(tc, batch_shapes);
 	tcase_add_test(tc, batch_defaults_and_specials);
+	tcase_add_test(tc, batch_inputs);
 	tcase_add_test(tc, batch_errors);
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, run_spec_terms);

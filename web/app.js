@@ -1,76 +1,125 @@
 /*
- * lossmon dashboard: the list of runs, and for the chosen run one uPlot
- * chart per metric (each loss term, the weighted total, each scalar) with
- * one line per split over the step.
+ * lossmon dashboard: a table of runs, and for the runs chosen in it one
+ * uPlot chart per metric (each loss term, the weighted total, each
+ * scalar) with a line per run and split, each run one colour across the
+ * charts; optionally, per run, how much each weighted loss term makes of
+ * the total.
  *
- * The chosen run lives in the address bar (#run=NAME), so a link
- * reproduces the view. The page polls about once a second. While the
- * chosen run is being posted to it fetches, for each series, only the
- * points from its last known step on (inclusive: the newest step may
- * still be accumulating batches, so its value can change) and merges
- * them into what it holds. History requests ask for about as many points
- * as the chart is wide in CSS pixels.
+ * The view (runs, metric, smoothing, axes, zoom) lives in the address
+ * bar (viewstate.js), so a link reproduces it. Smoothing is in smooth.js
+ * and the pure series helpers in series.js.
  *
- * JSON has no NaN or Infinity, so the API sends the strings "NaN",
- * "Infinity" and "-Infinity". Such a point is a gap in its line, marked
- * by a dashed vertical line with a label, and listed below the chart.
+ * Data: a series (run, metric, split) is fetched downsampled to about
+ * the chart's width in CSS pixels (the server keeps each bucket's first,
+ * last, smallest and largest point and its first non-finite one). Only
+ * charts on or near the screen fetch. Every half second the chosen runs
+ * are polled; when a run changed, each series it shows fetches only the
+ * points from its newest step on (inclusive: that step may still be
+ * accumulating batches) and merges them in. When the appended points
+ * outgrow the chart, the series is fetched downsampled again. A zoom
+ * asks the server for the zoomed range at the chart's width, so zooming
+ * in far enough gives every point; the same view gives the same
+ * requests and so the same points on every reload.
+ *
+ * JSON has no NaN or Infinity: the API sends "NaN", "Infinity" and
+ * "-Infinity". Such a point is left out of its line, which joins its
+ * neighbours, and marked where it happened by a dashed line and a
+ * labelled triangle in the run's colour.
  *
  * Test hook (read-only; nothing in the page reads it back):
- *   window.lossmon.run        the chosen run's name, or null
- *   window.lossmon.refreshes  how many polling rounds have finished
- *   window.lossmon.charts     on each read, a fresh array with one entry
- *     per chart, in page order:
- *       { metric, kind, steps, series: [{ split, points, values }],
- *         nonFinite: [{ split, step, value }] }
- *     steps and values are copies of the arrays handed to uPlot: values
- *     holds a number, null for a non-finite point (drawn as a gap), or
- *     undefined where the split has no point at that step; points counts
- *     the entries that are not undefined. value in nonFinite is the
- *     API's string ("NaN", "Infinity", "-Infinity").
+ *   window.lossmon.view		a copy of the view (viewstate.js)
+ *   window.lossmon.refreshes	polling rounds finished
+ *   window.lossmon.historyRequests	history requests sent
+ *   window.lossmon.rows		the run table's shown rows, in order:
+ *					{ name, chosen, colour }
+ *   window.lossmon.charts		one entry per metric chart drawn:
+ *     { metric, kind, width, xRange, yRange, log, nonFinite: [{ run,
+ *       split, step, value }], lines: [{ run, split, colour, dash,
+ *       rawAlpha, steps, xs, values, smoothed, drawn, rawDrawn, gaps }] }
+ *     steps, xs, values and smoothed are copies of what was handed to
+ *     uPlot, in drawing order; values and smoothed hold numbers, or the
+ *     API's strings for non-finite values; drawn counts the points of
+ *     the line on top (the smoothed one when smoothing) given to uPlot
+ *     (finite, and positive on a log axis), rawDrawn those of the raw
+ *     line, drawn with opacity rawAlpha; gaps counts the breaks in the
+ *     raw line (values a log axis cannot show).
+ *   window.lossmon.contributions	one entry per contributions chart:
+ *     { run, split, mode, steps, terms: [{ name, weight, parts,
+ *       layer }] } with parts the weighted losses and layer the
+ *     stacked values drawn (null for a gap).
  */
 'use strict';
 
 (function () {
+	const Smooth = window.LossmonSmooth;
+	const ViewState = window.LossmonViewState;
+	const Series = window.LossmonSeries;
+
 	const API = 'api/v1';
-	const TICK_MS = 1000;
-	/* Keep polling this long after the run last changed: last_time has
-	 * one-second resolution, so a post in the second already seen
-	 * changes nothing the run list shows. */
-	const ACTIVE_MS = 5000;
-	const CHART_HEIGHT = 220;
+	const TICK_MS = 500;
+	/* The whole run list is fetched every LIST_EVERY rounds; in the
+	 * others only the chosen runs, one by one, unless they are many. */
+	const LIST_EVERY = 4;
+	const FEW_RUNS = 8;
+	const CHART_HEIGHT = 240;
+	const FOCUS_HEIGHT = 420;
 	/* Height of the row above each plot that marks non-finite values. */
 	const MARK_ROW = 18;
-	/* Above this many points per chart pixel, reload downsampled. */
+	/* Above this many held points per fetched point, fetch again. */
 	const MAX_GROWTH = 3;
-	const MAX_NONFINITE_LISTED = 8;
+	/* Loss terms are fetched this much denser for the contributions:
+	 * only the bucket edges are shared by all terms. */
+	const CONTRIB_DENSITY = 3;
+	const MAX_OVERLAY_SHOWN = 50;
+	/* Up to this many lines in all, every chart fetches, on screen or
+	 * not; beyond, only those on or near the screen. */
+	const EAGER_LINES = 64;
+	const MAX_NONFINITE_LISTED = 6;
+	const MAX_MARK_LABELS = 12;
 
-	/* Okabe-Ito colours, told apart with the common colour-vision
-	 * deficiencies; the dash patterns help in grey too. */
+	/* Okabe and Ito's colours, told apart with the common colour-vision
+	 * deficiencies; yellow is kept for dark backgrounds and a grey
+	 * takes its place on light ones. Beyond eight runs they repeat. */
 	const PALETTE = {
 		light: ['#0072B2', '#D55E00', '#009E73', '#CC79A7',
-			'#E69F00', '#56B4E9', '#000000'],
+			'#E69F00', '#56B4E9', '#000000', '#7A7A7A'],
 		dark: ['#56B4E9', '#E69F00', '#009E73', '#CC79A7',
-			'#F0E442', '#D55E00', '#FFFFFF'],
+			'#F0E442', '#D55E00', '#FFFFFF', '#A0A0A0'],
 	};
-	const DASHES = [null, [7, 4], [2, 3], [9, 3, 2, 3]];
+	/* Splits are told apart by dashes, runs by colour. */
 	const SPLIT_SLOT = {
 		train: 0, training: 0,
 		val: 1, valid: 1, validation: 1, eval: 1, dev: 1,
 		test: 2,
 	};
+	const DASHES = [null, [7, 4], [2, 3], [9, 3, 2, 3]];
+	const X_LABEL = {
+		step: 'step',
+		relative: 'time since the run was created',
+		wall: 'wall time',
+	};
 
 	const $ = (id) => document.getElementById(id);
 	const dom = {
 		status: $('status'),
+		theme: $('theme'),
 		filter: $('filter'),
 		runCount: $('run-count'),
-		runList: $('run-list'),
+		chooseShown: $('choose-shown'),
+		clearChosen: $('clear-chosen'),
+		table: $('run-table'),
+		tbody: $('run-rows'),
+		metric: $('metric'),
+		xMode: $('x-mode'),
+		yMode: $('y-mode'),
+		smooth: $('smooth'),
+		smoothNum: $('smooth-num'),
+		contrib: $('contrib'),
+		resetZoom: $('reset-zoom'),
+		zoomText: $('zoom-text'),
 		view: $('view'),
-		runHead: $('run-head'),
-		runName: $('run-name'),
-		runFacts: $('run-facts'),
-		logScale: $('log-scale'),
 		placeholder: $('placeholder'),
+		contribCharts: $('contrib-charts'),
 		charts: $('charts'),
 	};
 	const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
@@ -78,13 +127,22 @@
 	const state = {
 		runs: [],
 		byName: new Map(),
-		items: new Map(),	/* run name -> its <li> */
-		view: null,
 		loadedRuns: false,
+		view: ViewState.defaults(),
+		rows: new Map(),	/* run name -> table row */
+		sort: { key: 'name', dir: 1 },
+		metrics: new Map(),	/* run name -> its metrics */
+		series: new Map(),	/* key -> series */
+		charts: new Map(),	/* metric -> chart */
+		contribs: new Map(),	/* run name -> contributions chart */
+		order: '',
+		ids: 0,
 		refreshes: 0,
+		historyRequests: 0,
 		timer: null,
 		busy: false,
 		again: false,
+		observer: null,
 	};
 
 	/* ---- small helpers ---- */
@@ -99,44 +157,41 @@
 		return e;
 	}
 
+	/* Short text of a value for tables and axes; Series.exact() gives
+	 * the exact one. */
 	function fmt(v) {
-		if (Number.isNaN(v))
-			return 'NaN';
-		if (v === Infinity)
-			return '+∞';
-		if (v === -Infinity)
-			return '−∞';
-		if (v === 0 || (Math.abs(v) >= 1e-4 && Math.abs(v) < 1e6))
+		if (typeof v !== 'number')
+			return '—';
+		if (!Number.isFinite(v))
+			return Series.exact(v);
+		if (v === 0 || (Math.abs(v) >= 1e-3 && Math.abs(v) < 1e6))
 			return String(Number(v.toPrecision(5)));
-		return v.toExponential(3);
+		return v.toExponential(3).replace(/\.?0+e/, 'e');
 	}
 
-	function apiString(v) {
-		if (Number.isNaN(v))
-			return 'NaN';
-		return v > 0 ? 'Infinity' : '-Infinity';
-	}
-
-	/* The API's value: a number or one of three strings. Anything else
-	 * is not a number either, so it shows as NaN. */
-	function parseValue(v) {
-		if (typeof v === 'number')
-			return v;
-		if (v === 'Infinity')
-			return Infinity;
-		if (v === '-Infinity')
-			return -Infinity;
-		return NaN;
-	}
-
-	function clock(unix) {
-		if (unix === null || unix === undefined)
+	/* An axis label; uPlot passes null for ticks left unlabelled. */
+	function tick3(v) {
+		if (v === null || v === undefined)
 			return '';
-		return new Date(unix * 1000).toLocaleTimeString();
+		if (v === 0)
+			return '0';
+		if (Math.abs(v) >= 1e-3 && Math.abs(v) < 1e6)
+			return String(Number(v.toPrecision(6)));
+		return v.toExponential(2).replace(/\.?0+e/, 'e');
 	}
 
-	function dateTime(unix) {
-		return new Date(unix * 1000).toLocaleString();
+	function pad2(n) {
+		return String(n).padStart(2, '0');
+	}
+
+	/* Local wall time with milliseconds: 2026-12-03 13:20:53.044 */
+	function wallText(unix) {
+		const d = new Date(unix * 1000);
+
+		return d.getFullYear() + '-' + pad2(d.getMonth() + 1) + '-' +
+		    pad2(d.getDate()) + ' ' + pad2(d.getHours()) + ':' +
+		    pad2(d.getMinutes()) + ':' + pad2(d.getSeconds()) + '.' +
+		    String(d.getMilliseconds()).padStart(3, '0');
 	}
 
 	function setStatus(text, bad) {
@@ -173,6 +228,12 @@
 		return body;
 	}
 
+	function pairs(obj) {
+		return Object.keys(obj || {}).map((k) => k + '=' +
+		    (typeof obj[k] === 'string' ? obj[k] :
+		    JSON.stringify(obj[k])));
+	}
+
 	function lossText(loss) {
 		const skip = new Set(['name', 'type', 'weight']);
 		const params = Object.keys(loss).filter((k) => !skip.has(k))
@@ -186,248 +247,405 @@
 		return s;
 	}
 
-	function pairs(obj) {
-		return Object.keys(obj || {}).map((k) => k + '=' + obj[k]);
+	function themeName() {
+		const t = document.documentElement.dataset.theme;
+
+		if (t === 'light' || t === 'dark')
+			return t;
+		return darkQuery.matches ? 'dark' : 'light';
 	}
 
-	/* ---- address bar ---- */
+	function theme() {
+		const css = getComputedStyle(document.documentElement);
+		const v = (name) => css.getPropertyValue(name).trim();
 
-	function hashRun() {
-		const params = new URLSearchParams(location.hash.slice(1));
-
-		return params.get('run') || null;
+		return {
+			name: themeName(),
+			text: v('--text'),
+			muted: v('--muted'),
+			grid: v('--grid'),
+			panel: v('--panel'),
+		};
 	}
 
-	function runHref(name) {
-		return '#run=' + encodeURIComponent(name);
+	function runColour(name) {
+		const i = state.view.runs.indexOf(name);
+		const pal = PALETTE[themeName()];
+
+		return i < 0 ? null : pal[i % pal.length];
 	}
 
-	/* ---- run list ---- */
+	function splitSlot(split) {
+		return SPLIT_SLOT[split] ?? 3;
+	}
 
-	function runMatches(run, words) {
-		const hay = [run.name]
+	function splitDash(split) {
+		return DASHES[splitSlot(split)];
+	}
+
+	/* ---- the address bar ---- */
+
+	function writeHash() {
+		const hash = ViewState.format(state.view);
+
+		if (location.hash !== hash && !(hash === '#' && !location.hash))
+			history.replaceState(null, '', hash === '#' ?
+			    location.pathname + location.search : hash);
+	}
+
+	function sameList(a, b) {
+		return a.length === b.length && a.every((x, i) => x === b[i]);
+	}
+
+	/* Takes the view from the address bar; true when it changed. */
+	function readHash() {
+		const next = ViewState.parse(location.hash);
+		const cur = state.view;
+		const changed = !sameList(next.runs, cur.runs) ||
+		    next.metric !== cur.metric || next.smooth !== cur.smooth ||
+		    next.x !== cur.x || next.y !== cur.y ||
+		    next.contrib !== cur.contrib ||
+		    String(next.zoom) !== String(cur.zoom);
+
+		state.view = next;
+		return changed;
+	}
+
+	/* ---- the run table ---- */
+
+	function runHaystack(run) {
+		return [run.name]
 		    .concat((run.losses || []).map((l) => l.name + ' ' +
 		    l.type))
-		    .concat(pairs(run.tags))
+		    .concat(pairs(run.tags), pairs(run.params))
 		    .join(' ').toLowerCase();
+	}
+
+	function runMatches(run, words) {
+		const hay = runHaystack(run);
 
 		return words.every((w) => hay.includes(w));
 	}
 
-	function fillRunItem(a, run) {
-		const losses = (run.losses || [])
-		    .map((l) => l.name + '×' + l.weight).join(' + ');
-		const tags = el('span', 'run-tags');
-		let step = 'no steps yet';
+	/* The split a run's totals are sorted and summed up by. */
+	function mainSplit(totals) {
+		const keys = Object.keys(totals || {});
 
-		a.replaceChildren();
-		a.append(el('span', 'run-name', run.name));
-		a.append(el('span', 'run-losses', losses));
-		for (const t of pairs(run.tags))
-			tags.append(el('span', 'tag', t));
-		if (tags.childElementCount)
-			a.append(tags);
-		if (run.last_step !== null && run.last_step !== undefined)
-			step = 'step ' + run.last_step + ' · ' +
-			    clock(run.last_time);
-		a.append(el('span', 'run-step', step));
+		if (keys.includes('train'))
+			return 'train';
+		return keys.sort()[0];
 	}
 
-	/* Updates the list in place, so focus and hover survive a poll. */
-	function renderRunList() {
+	function totalOf(run, which) {
+		const t = run.totals || {};
+		const split = mainSplit(t);
+		const v = split ? t[split][which] : null;
+
+		return typeof v === 'number' ? v : null;
+	}
+
+	function sortValue(run, key) {
+		if (key === 'step')
+			return run.last_step ?? -1;
+		if (key === 'updated')
+			return run.last_time ?? run.created;
+		if (key === 'last')
+			return totalOf(run, 'last');
+		if (key === 'best')
+			return totalOf(run, 'best');
+		return null;
+	}
+
+	function compareRuns(a, b) {
+		const { key, dir } = state.sort;
+
+		if (key !== 'name') {
+			const va = sortValue(a, key);
+			const vb = sortValue(b, key);
+			/* Runs without a value go last either way. */
+			if (va === null && vb !== null)
+				return 1;
+			if (vb === null && va !== null)
+				return -1;
+			if (va !== vb)
+				return (va < vb ? -1 : 1) * dir;
+		}
+		return (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) *
+		    (key === 'name' ? dir : 1);
+	}
+
+	function totalsCell(td, run, which) {
+		const t = run.totals || {};
+		const splits = Object.keys(t).sort((a, b) =>
+		    splitSlot(a) - splitSlot(b) || (a < b ? -1 : 1));
+
+		td.replaceChildren();
+		if (!splits.length) {
+			td.textContent = '—';
+			return;
+		}
+		for (const split of splits) {
+			const o = t[split];
+			const v = Series.parseValue(o[which]);
+			const line = el('span', 'total-line');
+			let text = split + ' ' + (o[which] === null ? '—' :
+			    fmt(v));
+
+			if (which === 'best' && o.best_step !== null)
+				text += ' @' + o.best_step;
+			else if (which === 'last')
+				text += ' @' + o.last_step;
+			line.textContent = text;
+			if (o[which] !== null)
+				line.title = split + ': ' + Series.exact(v);
+			td.append(line);
+		}
+	}
+
+	function makeRow(name) {
+		const tr = el('tr');
+		const pick = el('td', 'pick');
+		const box = el('input');
+		const swatch = el('span', 'swatch');
+		const nameCell = el('th', 'name');
+		const link = el('a', 'run-link');
+
+		box.type = 'checkbox';
+		box.setAttribute('aria-label', 'Overlay ' + name);
+		box.dataset.run = name;
+		pick.append(box, swatch);
+		nameCell.scope = 'row';
+		link.textContent = name;
+		link.dataset.run = name;
+		nameCell.append(link);
+		tr.append(pick, nameCell);
+		for (const c of ['losses', 'params', 'tags', 'num step',
+		    'num last', 'num best'])
+			tr.append(el('td', c));
+		return { tr, box, swatch, link, sig: '' };
+	}
+
+	function fillRow(row, run) {
+		const cells = row.tr.children;
+		const losses = (run.losses || []).map((l) => l.name + '×' +
+		    l.weight).join(' + ');
+		const tags = cells[4];
+
+		cells[2].textContent = losses;
+		cells[2].title = (run.losses || []).map(lossText).join(' + ');
+		cells[3].textContent = pairs(run.params).join(', ');
+		tags.replaceChildren();
+		for (const t of pairs(run.tags))
+			tags.append(el('span', 'tag', t), ' ');
+		cells[5].textContent = run.last_step ?? '—';
+		if (run.last_time)
+			cells[5].title = 'last post ' + wallText(run.last_time);
+		totalsCell(cells[6], run, 'last');
+		totalsCell(cells[7], run, 'best');
+	}
+
+	/* Updates the table in place, so focus and hover survive a poll. */
+	function renderTable() {
 		const words = dom.filter.value.toLowerCase().split(/\s+/)
 		    .filter(Boolean);
-		const current = state.view ? state.view.name : null;
+		const runs = state.runs.slice().sort(compareRuns);
 		let prev = null;
 		let shown = 0;
 
-		for (const run of state.runs) {
-			let li = state.items.get(run.name);
+		for (const run of runs) {
+			let row = state.rows.get(run.name);
 			const sig = JSON.stringify(run);
 
-			if (!li) {
-				li = el('li');
-				li.append(el('a', 'run'));
-				li.firstChild.href = runHref(run.name);
-				state.items.set(run.name, li);
+			if (!row) {
+				row = makeRow(run.name);
+				state.rows.set(run.name, row);
 			}
-			if (li.dataset.sig !== sig) {
-				fillRunItem(li.firstChild, run);
-				li.dataset.sig = sig;
+			if (row.sig !== sig) {
+				fillRow(row, run);
+				row.sig = sig;
 			}
-			const at = prev ? prev.nextSibling :
-			    dom.runList.firstChild;
-			if (at !== li)
-				dom.runList.insertBefore(li, at);
-			li.hidden = !runMatches(run, words);
-			if (!li.hidden)
+			const at = prev ? prev.nextSibling : dom.tbody.firstChild;
+			if (at !== row.tr)
+				dom.tbody.insertBefore(row.tr, at);
+			row.tr.hidden = !runMatches(run, words);
+			if (!row.tr.hidden)
 				shown++;
-			const a = li.firstChild;
-			if (run.name === current)
-				a.setAttribute('aria-current', 'page');
-			else
-				a.removeAttribute('aria-current');
-			prev = li;
+			prev = row.tr;
 		}
-		for (const [name, li] of state.items) {
+		for (const [name, row] of state.rows) {
 			if (!state.byName.has(name)) {
-				li.remove();
-				state.items.delete(name);
+				row.tr.remove();
+				state.rows.delete(name);
 			}
 		}
+		renderChosen();
 		if (shown === state.runs.length)
 			dom.runCount.textContent = shown +
 			    (shown === 1 ? ' run' : ' runs');
 		else
 			dom.runCount.textContent = shown + ' of ' +
 			    state.runs.length + ' runs match';
+		for (const th of dom.table.querySelectorAll('th[data-sort]')) {
+			const on = th.dataset.sort === state.sort.key;
+			if (on)
+				th.setAttribute('aria-sort', state.sort.dir > 0 ?
+				    'ascending' : 'descending');
+			else
+				th.removeAttribute('aria-sort');
+		}
 	}
 
-	function visibleRunLinks() {
-		const sel = 'li:not([hidden]) a';
+	/* The chosen runs' boxes, colours and links. */
+	function renderChosen() {
+		for (const [name, row] of state.rows) {
+			const colour = runColour(name);
+			const only = Object.assign({}, state.view,
+			    { runs: [name], zoom: null });
 
-		return Array.from(dom.runList.querySelectorAll(sel));
+			row.box.checked = colour !== null;
+			row.tr.classList.toggle('chosen', colour !== null);
+			row.swatch.style.background = colour || 'transparent';
+			row.link.href = ViewState.format(only);
+			if (colour !== null && state.view.runs.length === 1)
+				row.link.setAttribute('aria-current', 'page');
+			else
+				row.link.removeAttribute('aria-current');
+		}
 	}
 
-	/* Arrow keys walk the list; Tab still moves through it too. */
-	function onListKey(ev) {
-		const links = visibleRunLinks();
-		const i = links.indexOf(document.activeElement);
+	function shownRows() {
+		return Array.from(dom.tbody.children)
+		    .filter((tr) => !tr.hidden);
+	}
+
+	/* Arrow keys walk the rows, keeping the column. */
+	function onTableKey(ev) {
+		const rows = shownRows();
+		const tr = ev.target.closest('tr');
+		const i = rows.indexOf(tr);
 		let next = null;
 
+		if (i < 0 || !(ev.target.matches('input, a')))
+			return;
 		if (ev.key === 'ArrowDown')
-			next = links[i + 1];
+			next = rows[i + 1];
 		else if (ev.key === 'ArrowUp')
-			next = i > 0 ? links[i - 1] : dom.filter;
-		else if (ev.key === 'Home')
-			next = links[0];
-		else if (ev.key === 'End')
-			next = links[links.length - 1];
-		if (next) {
-			ev.preventDefault();
-			next.focus();
+			next = rows[i - 1];
+		else if (ev.key === 'Home' && ev.ctrlKey)
+			next = rows[0];
+		else if (ev.key === 'End' && ev.ctrlKey)
+			next = rows[rows.length - 1];
+		if (!next) {
+			if (ev.key === 'ArrowUp' && i === 0) {
+				ev.preventDefault();
+				dom.filter.focus();
+			}
+			return;
 		}
+		ev.preventDefault();
+		next.querySelector(ev.target.matches('input') ? 'input' : 'a')
+		    .focus();
 	}
 
 	function onFilterKey(ev) {
-		const links = visibleRunLinks();
+		const rows = shownRows();
 
-		if (ev.key === 'ArrowDown' && links.length) {
+		if (ev.key === 'ArrowDown' && rows.length) {
 			ev.preventDefault();
-			links[0].focus();
+			rows[0].querySelector('input').focus();
 		}
 	}
 
-	/* ---- the chosen run ---- */
-
-	function newView(name) {
-		return {
-			name: name,
-			run: null,
-			series: new Map(),	/* metric \0 split -> series */
-			kinds: new Map(),	/* metric -> kind */
-			charts: new Map(),	/* metric -> chart */
-			order: '',
-			slots: new Map(),	/* split -> colour slot */
-			loaded: false,
-			lastTime: undefined,
-			lastStep: undefined,
-			activeUntil: 0,
-			maxPoints: 0,
-			reload: false,
-		};
+	function setChosen(runs) {
+		state.view.runs = runs;
+		state.view.zoom = null;
+		writeHash();
+		viewChanged({ zoom: true });
 	}
 
-	function destroyView() {
-		const view = state.view;
+	function onBoxChange(ev) {
+		const name = ev.target.dataset.run;
+		const runs = state.view.runs.filter((r) => r !== name);
 
-		if (!view)
+		if (ev.target.checked)
+			runs.push(name);
+		setChosen(runs);
+	}
+
+	function chooseShown() {
+		const names = shownRows().map((tr) =>
+		    tr.querySelector('input').dataset.run);
+		const runs = state.view.runs.slice();
+
+		for (const n of names) {
+			if (runs.length >= MAX_OVERLAY_SHOWN)
+				break;
+			if (!runs.includes(n))
+				runs.push(n);
+		}
+		if (runs.length >= MAX_OVERLAY_SHOWN &&
+		    names.some((n) => !runs.includes(n)))
+			setStatus('Overlaid the first ' + MAX_OVERLAY_SHOWN +
+			    ' runs; narrow the filter to pick others.');
+		setChosen(runs);
+	}
+
+	function onSortClick(ev) {
+		const th = ev.target.closest('th[data-sort]');
+
+		if (!th)
 			return;
-		for (const chart of view.charts.values()) {
-			if (chart.u)
-				chart.u.destroy();
-		}
-		dom.charts.replaceChildren();
-		state.view = null;
-	}
+		const key = th.dataset.sort;
+		/* Names and losses go up first, steps and times down. */
+		const first = key === 'step' || key === 'updated' ? -1 : 1;
 
-	/* Follows the address bar; returns true when the run changed. */
-	function selectFromHash() {
-		const name = hashRun();
-
-		if (state.view && state.view.name === name)
-			return false;
-		destroyView();
-		if (name)
-			state.view = newView(name);
-		renderRunHead();
-		renderRunList();
-		return true;
+		if (state.sort.key === key)
+			state.sort.dir = -state.sort.dir;
+		else
+			state.sort = { key, dir: first };
+		renderTable();
 	}
 
 	/* With no run in the address bar, show the one updated last. */
 	function chooseDefaultRun() {
 		let best = null;
 
-		if (hashRun() || !state.runs.length)
+		if (state.view.runs.length || !state.runs.length)
 			return;
 		for (const run of state.runs) {
 			if (!best || (run.last_time || run.created) >
 			    (best.last_time || best.created))
 				best = run;
 		}
-		history.replaceState(null, '', runHref(best.name));
-		selectFromHash();
+		state.view.runs = [best.name];
+		writeHash();
+		renderChosen();
 	}
 
-	function fact(term, value) {
-		const dt = el('dt', null, term);
-		const dd = el('dd', null, value);
+	/* ---- series: fetching and merging ---- */
 
-		dom.runFacts.append(dt, dd);
+	function seriesKey(kind, run, metric, split) {
+		return [kind, run, metric, split].join('\0');
 	}
 
-	function renderRunHead() {
-		const view = state.view;
-		const run = view ? view.run : null;
-		const sig = run ? JSON.stringify(run) : '';
+	function getSeries(kind, run, m) {
+		const key = seriesKey(kind, run, m.name, m.split);
+		let s = state.series.get(key);
 
-		if (!run) {
-			dom.runHead.hidden = true;
-			dom.runHead.dataset.sig = '';
-			document.title = view ? view.name + ' · lossmon' :
-			    'lossmon';
-			return;
+		if (!s) {
+			s = {
+				key, run, metric: m.name, split: m.split,
+				kind: m.kind, overview: [], loaded: false,
+				lastStep: null, firstStep: null, seenTime: null,
+				maxPoints: 0, detail: null, meta: m,
+			};
+			state.series.set(key, s);
 		}
-		document.title = run.name + ' · lossmon';
-		dom.runHead.hidden = false;
-		if (dom.runHead.dataset.sig === sig)
-			return;
-		dom.runHead.dataset.sig = sig;
-		dom.runName.textContent = run.name;
-		dom.runFacts.replaceChildren();
-		fact('Losses', (run.losses || []).map(lossText).join(' + '));
-		if (pairs(run.tags).length)
-			fact('Tags', pairs(run.tags).join(', '));
-		if (pairs(run.params).length)
-			fact('Parameters', pairs(run.params).join(', '));
-		fact('Last step', run.last_step === null ? 'none yet' :
-		    run.last_step + ' at ' + clock(run.last_time));
-		fact('Created', dateTime(run.created));
+		s.meta = m;
+		return s;
 	}
 
-	function showPlaceholder(text) {
-		dom.placeholder.hidden = !text;
-		dom.placeholder.textContent = text || '';
-	}
-
-	/* ---- fetching and merging history ---- */
-
-	function seriesKey(metric, split) {
-		return metric + '\0' + split;
-	}
-
-	function historyURL(view, s, from, maxPoints) {
+	function historyURL(s, from, to, maxPoints) {
 		const q = new URLSearchParams({
 			metric: s.metric,
 			split: s.split,
@@ -436,329 +654,556 @@
 
 		if (from !== null)
 			q.set('from', String(from));
-		return runPath(view.name) + '/history?' + q;
+		if (to !== null)
+			q.set('to', String(to));
+		state.historyRequests++;
+		return runPath(s.run) + '/history?' + q;
 	}
 
-	/* Replaces the points from `from` on with those fetched; returns
-	 * whether anything changed. */
-	function mergePoints(s, fetched, from) {
-		const pts = fetched.map((p) => [p[0], parseValue(p[1])]);
-		let keep = s.points.length;
+	/* Whether a series must fetch all of it ('full'), its newest
+	 * points ('tail') or nothing (null) to show width points. */
+	function seriesNeed(s, width) {
+		const m = s.meta;
+		const run = state.byName.get(s.run);
 
-		if (from !== null) {
-			while (keep > 0 && s.points[keep - 1][0] >= from)
-				keep--;
-		} else {
-			keep = 0;
-		}
-		const old = s.points.slice(keep);
-		const same = old.length === pts.length && old.every((p, i) =>
-		    p[0] === pts[i][0] && Object.is(p[1], pts[i][1]));
-		if (same)
-			return false;
-		s.points = s.points.slice(0, keep).concat(pts);
+		if (!m || !run)
+			return null;
+		if (!s.loaded || s.overview.length > MAX_GROWTH * s.maxPoints ||
+		    width > 1.5 * s.maxPoints || m.first_step !== s.firstStep ||
+		    m.last_step < s.lastStep)
+			return 'full';
+		if (m.last_step !== s.lastStep || run.last_time !== s.seenTime)
+			return 'tail';
+		return null;
+	}
+
+	async function fetchFull(s, width) {
+		const run = state.byName.get(s.run);
+		const m = s.meta;
+		const body = await getJSON(historyURL(s, null, null, width));
+		const pts = Series.fromAPI(body.points);
+
+		s.overview = pts;
+		s.loaded = true;
+		s.maxPoints = width;
+		s.firstStep = m.first_step;
+		s.lastStep = pts.length ? pts[pts.length - 1][0] : null;
+		s.seenTime = run ? run.last_time : null;
+		s.detail = null;
 		return true;
 	}
 
-	/* Fetches one series: all of it (downsampled to maxPoints) when it
-	 * is new or has grown too dense, else from its last step on. */
-	async function fetchSeries(view, s, m, maxPoints) {
-		const last = s.points.length ?
-		    s.points[s.points.length - 1][0] : null;
-		let from = last;
+	async function fetchTail(s) {
+		const run = state.byName.get(s.run);
+		const from = s.lastStep;
+		const seen = run ? run.last_time : null;
+		const body = await getJSON(historyURL(s, from, null,
+		    s.maxPoints));
+		const pts = Series.fromAPI(body.points);
+		const old = s.overview.slice(Series.lowerBound(
+		    s.overview.map((p) => p[0]), from));
+		const same = old.length === pts.length && old.every((p, i) =>
+		    p[0] === pts[i][0] && Object.is(p[1], pts[i][1]) &&
+		    p[2] === pts[i][2]);
 
-		if (view.reload || last === null ||
-		    s.points.length > MAX_GROWTH * maxPoints ||
-		    m.last_step < last || s.firstStep !== m.first_step)
-			from = null;
-		const body = await getJSON(historyURL(view, s, from,
-		    maxPoints));
-		if (state.view !== view)
+		s.seenTime = seen;
+		if (same)
 			return false;
-		s.firstStep = m.first_step;
-		s.total = m.points;
-		return mergePoints(s, body.points || [], from);
+		s.overview = Series.mergeTail(s.overview, pts, from);
+		if (pts.length)
+			s.lastStep = pts[pts.length - 1][0];
+		if (s.detail && from <= s.detail.hi)
+			s.detail.points = Series.mergeTail(s.detail.points,
+			    pts.filter((p) => p[0] <= s.detail.hi), from);
+		return true;
 	}
 
-	async function refreshSeries(view) {
-		const body = await getJSON(runPath(view.name) + '/metrics');
-		const maxPoints = plotWidth();
-		const jobs = [];
+	async function fetchDetail(s, range, key, width) {
+		const body = await getJSON(historyURL(s, range[0], range[1],
+		    width));
 
-		if (state.view !== view)
-			return;
-		for (const m of body.metrics || []) {
-			const key = seriesKey(m.name, m.split);
-			let s = view.series.get(key);
-
-			if (!s) {
-				s = { metric: m.name, split: m.split,
-				    points: [], firstStep: null, total: 0 };
-				view.series.set(key, s);
-			}
-			view.kinds.set(m.name, m.kind);
-			jobs.push(fetchSeries(view, s, m, maxPoints));
-		}
-		const changed = await Promise.all(jobs);
-		if (state.view !== view)
-			return;
-		view.reload = false;
-		view.maxPoints = maxPoints;
-		view.loaded = true;
-		if (changed.some(Boolean) || !view.charts.size)
-			updateCharts(view);
-	}
-
-	/* One polling round for the chosen run. */
-	async function refreshView() {
-		const view = state.view;
-		const now = Date.now();
-
-		if (!view) {
-			showPlaceholder(state.runs.length ?
-			    'Choose a run from the list.' :
-			    'No runs yet. A training job creates one by ' +
-			    'posting to /api/v1/runs/NAME/batches.');
-			return;
-		}
-		const run = state.byName.get(view.name);
-		if (!run) {
-			destroyView();
-			state.view = newView(view.name);
-			renderRunHead();
-			showPlaceholder('There is no run named “' +
-			    view.name + '”.');
-			return;
-		}
-		if (view.run && view.run.created !== run.created) {
-			/* Deleted and made anew under the same name. */
-			destroyView();
-			state.view = newView(run.name);
-			return refreshView();
-		}
-		view.run = run;
-		renderRunHead();
-		if (run.last_time !== view.lastTime ||
-		    run.last_step !== view.lastStep) {
-			view.lastTime = run.last_time;
-			view.lastStep = run.last_step;
-			view.activeUntil = now + ACTIVE_MS;
-		}
-		if (!view.loaded)
-			showPlaceholder('Loading ' + view.name + '…');
-		if (view.loaded && now >= view.activeUntil && !view.reload)
-			return;
-		await refreshSeries(view);
-		if (state.view === view && !view.series.size)
-			showPlaceholder('Run ' + view.name +
-			    ' has no points yet.');
-	}
-
-	/* ---- charts ---- */
-
-	function theme() {
-		const css = getComputedStyle(document.documentElement);
-
-		return {
-			name: darkQuery.matches ? 'dark' : 'light',
-			text: css.getPropertyValue('--text').trim(),
-			muted: css.getPropertyValue('--muted').trim(),
-			grid: css.getPropertyValue('--grid').trim(),
+		s.detail = {
+			key, lo: range[0], hi: range[1], width,
+			points: Series.fromAPI(body.points),
 		};
+		return true;
 	}
 
-	function splitSlot(view, split) {
-		if (!view.slots.has(split)) {
-			const used = new Set(view.slots.values());
-			let slot = SPLIT_SLOT[split.toLowerCase()];
+	/* The points a series shows: the zoomed range's own points when
+	 * they are for the current zoom, held ones elsewhere. */
+	function shownPoints(s) {
+		const d = s.detail;
 
-			if (slot === undefined || used.has(slot)) {
-				slot = 3;
-				while (used.has(slot))
-					slot++;
-			}
-			view.slots.set(split, slot);
+		if (d && d.key === zoomKey())
+			return Series.spliceDetail(s.overview, d.points, d.lo,
+			    d.hi);
+		return s.overview;
+	}
+
+	function zoomKey() {
+		const z = state.view.zoom;
+
+		return z ? state.view.x + ':' + z[0] + ',' + z[1] : '';
+	}
+
+	function xOf(run, mode) {
+		const created = run ? run.created : 0;
+
+		if (mode === 'relative')
+			return (p) => p[2] - created;
+		if (mode === 'wall')
+			return (p) => p[2];
+		return (p) => p[0];
+	}
+
+	/* The steps a zoom covers in a series. */
+	function zoomSteps(s) {
+		const z = state.view.zoom;
+
+		if (state.view.x === 'step')
+			return [Math.max(0, Math.floor(z[0])), Math.ceil(z[1])];
+		return Series.stepRange(s.overview,
+		    xOf(state.byName.get(s.run), state.view.x), z[0], z[1]);
+	}
+
+	/* Brings a series up to date for a chart width points wide;
+	 * resolves to whether what it shows changed. */
+	async function syncSeries(s, width) {
+		const need = seriesNeed(s, width);
+		let changed = false;
+
+		if (need === 'full')
+			changed = await fetchFull(s, width);
+		else if (need === 'tail')
+			changed = await fetchTail(s);
+		if (state.view.zoom && s.loaded && (!s.detail ||
+		    s.detail.key !== zoomKey() || s.detail.width !== width)) {
+			const range = s.zoomRange ? s.zoomRange() : zoomSteps(s);
+			if (range)
+				changed = await fetchDetail(s, range, zoomKey(),
+				    width) || changed;
 		}
-		return view.slots.get(split);
+		return changed;
 	}
 
-	function splitColour(view, split) {
-		const pal = PALETTE[darkQuery.matches ? 'dark' : 'light'];
-
-		return pal[splitSlot(view, split) % pal.length];
+	function dropRunSeries(name) {
+		for (const [key, s] of state.series) {
+			if (s.run === name)
+				state.series.delete(key);
+		}
 	}
 
-	function splitDash(view, split) {
-		return DASHES[splitSlot(view, split) % DASHES.length];
+	/* Fetches a chosen run's list of metrics when the run changed;
+	 * resolves to whether the list changed. */
+	async function refreshMetrics(name) {
+		const run = state.byName.get(name);
+		const info = state.metrics.get(name);
+
+		if (!run)
+			return false;
+		if (info && info.created === run.created &&
+		    info.lastTime === run.last_time &&
+		    info.lastStep === run.last_step)
+			return false;
+		const body = await getJSON(runPath(name) + '/metrics');
+		if (info && info.created !== run.created)
+			dropRunSeries(name);
+		const list = body.metrics || [];
+		const sig = JSON.stringify(list.map((m) => [m.name, m.split,
+		    m.kind]));
+		state.metrics.set(name, {
+			created: run.created,
+			lastTime: run.last_time,
+			lastStep: run.last_step,
+			list, sig,
+		});
+		for (const s of state.series.values()) {
+			if (s.run === name)
+				s.meta = list.find((m) => m.name === s.metric &&
+				    m.split === s.split) || null;
+		}
+		return !info || info.sig !== sig;
 	}
+
+	/* ---- which charts ---- */
 
 	function kindRank(kind) {
 		return { total: 0, loss: 1, scalar: 2 }[kind] ?? 3;
 	}
 
-	/* Total first, then the loss terms in the run's order, then the
-	 * scalars by name. */
-	function chartOrder(view) {
-		const losses = ((view.run && view.run.losses) || [])
-		    .map((l) => l.name);
-		const metrics = Array.from(view.kinds.keys());
-		const termRank = (m) => losses.includes(m) ?
-		    losses.indexOf(m) : losses.length;
+	/* Every metric of the chosen runs: total first, then the loss
+	 * terms in the first run's order, then the scalars by name. */
+	function allMetrics() {
+		const kinds = new Map();
+		const terms = [];
 
-		return metrics.sort((a, b) => {
-			const ka = kindRank(view.kinds.get(a));
-			const kb = kindRank(view.kinds.get(b));
-			if (ka !== kb)
-				return ka - kb;
-			if (termRank(a) !== termRank(b))
-				return termRank(a) - termRank(b);
-			return a < b ? -1 : a > b ? 1 : 0;
-		});
-	}
-
-	function splitsOf(view, metric) {
-		const list = [];
-
-		for (const s of view.series.values()) {
-			if (s.metric === metric)
-				list.push(s);
-		}
-		return list.sort((a, b) => splitSlot(view, a.split) -
-		    splitSlot(view, b.split) || (a.split < b.split ? -1 : 1));
-	}
-
-	/* uPlot wants one x array shared by all lines: the union of the
-	 * splits' steps. undefined marks "no point here", which uPlot
-	 * bridges; null marks a non-finite value, which it leaves as a
-	 * gap. */
-	function buildData(view, metric) {
-		const list = splitsOf(view, metric);
-		const stepSet = new Set();
-		const nonFinite = [];
-		let positive = true;
-
-		for (const s of list) {
-			for (const p of s.points)
-				stepSet.add(p[0]);
-		}
-		const steps = Array.from(stepSet).sort((a, b) => a - b);
-		const index = new Map(steps.map((st, i) => [st, i]));
-		const data = [steps];
-		for (const s of list) {
-			const ys = new Array(steps.length).fill(undefined);
-			for (const [step, v] of s.points) {
-				if (Number.isFinite(v)) {
-					ys[index.get(step)] = v;
-					positive = positive && v > 0;
-				} else {
-					ys[index.get(step)] = null;
-					nonFinite.push({ split: s.split,
-					    step: step, value: v });
-				}
+		for (const name of state.view.runs) {
+			const info = state.metrics.get(name);
+			const run = state.byName.get(name);
+			if (!info || !run)
+				continue;
+			for (const l of run.losses || []) {
+				if (!terms.includes(l.name))
+					terms.push(l.name);
 			}
-			data.push(ys);
+			for (const m of info.list) {
+				if (!kinds.has(m.name))
+					kinds.set(m.name, m.kind);
+			}
 		}
-		nonFinite.sort((a, b) => a.step - b.step);
-		return { list, data, nonFinite, positive };
+		const rank = (m) => terms.includes(m) ? terms.indexOf(m) :
+		    terms.length;
+		const names = Array.from(kinds.keys()).sort((a, b) =>
+		    kindRank(kinds.get(a)) - kindRank(kinds.get(b)) ||
+		    rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+		return names.map((n) => ({ name: n, kind: kinds.get(n) }));
 	}
 
-	function chartTitle(view, metric, kind) {
-		const loss = ((view.run && view.run.losses) || [])
-		    .find((l) => l.name === metric);
+	function fillMetricSelect(metrics) {
+		const want = ['', ...metrics.map((m) => m.name)];
+		const have = Array.from(dom.metric.options).map((o) => o.value);
+
+		if (state.view.metric && !want.includes(state.view.metric))
+			want.push(state.view.metric);
+		if (!sameList(want, have)) {
+			dom.metric.replaceChildren();
+			for (const v of want) {
+				const o = el('option', null, v || 'All metrics');
+				o.value = v;
+				dom.metric.append(o);
+			}
+		}
+		dom.metric.value = state.view.metric;
+	}
+
+	/* The lines of a metric chart: each chosen run's splits of it. */
+	function chartLines(metric) {
+		const lines = [];
+
+		state.view.runs.forEach((name) => {
+			const info = state.metrics.get(name);
+			if (!info || !state.byName.has(name))
+				return;
+			const ms = info.list.filter((m) => m.name === metric)
+			    .sort((a, b) => splitSlot(a.split) -
+			    splitSlot(b.split) || (a.split < b.split ? -1 : 1));
+			for (const m of ms)
+				lines.push(getSeries('m', name, m));
+		});
+		return lines;
+	}
+
+	function chartSubtitle(metric, kind) {
+		const seen = new Set();
 
 		if (kind === 'total')
-			return ['total', 'weighted sum of the loss terms'];
-		if (loss)
-			return [metric, 'loss term ' + lossText(loss)];
-		return [metric, kind === 'scalar' ? 'scalar' : kind];
+			return 'weighted sum of the loss terms';
+		if (kind === 'scalar')
+			return 'scalar';
+		for (const name of state.view.runs) {
+			const run = state.byName.get(name);
+			const l = run && (run.losses || [])
+			    .find((t) => t.name === metric);
+			if (l)
+				seen.add(lossText(l));
+		}
+		if (seen.size === 1)
+			return 'loss term ' + Array.from(seen)[0];
+		return 'loss term; weights differ between runs';
 	}
 
-	function createCard(view, metric) {
+	function hoverTable(cols) {
+		const wrap = el('div', 'hover');
+		const table = el('table', 'hover-table');
+		const head = el('tr');
+
+		for (const c of cols)
+			head.append(el('th', null, c));
+		table.append(el('thead'), el('tbody'));
+		table.tHead.append(head);
+		wrap.append(table);
+		return { wrap, body: table.tBodies[0] };
+	}
+
+	function downloadButton(chart, format) {
+		const b = el('button', 'small', format.toUpperCase());
+
+		b.type = 'button';
+		b.title = 'Download the drawn points of ' + chart.metric +
+		    ' as ' + format.toUpperCase();
+		b.setAttribute('aria-label', b.title);
+		b.addEventListener('click', () => download(chart, format));
+		return b;
+	}
+
+	function createCard(metric, kind, id) {
 		const card = el('section', 'chart');
-		const id = 'chart-' + view.charts.size;
-		const [title, sub] = chartTitle(view, metric,
-		    view.kinds.get(metric));
-		const h = el('h3', null, title);
+		const head = el('div', 'chart-head');
+		const h = el('h3', null, metric);
+		const sub = el('span', 'sub');
+		const tools = el('div', 'chart-tools');
 		const plot = el('div', 'plot');
+		const hover = hoverTable(['', 'run', 'split', 'step', 'time',
+		    'value', 'smoothed']);
+		const chart = {
+			metric, kind, card, plot, sub, hover,
+			note: el('p', 'note'),
+			nonFiniteEl: el('p', 'nonfinite'),
+			u: null, sig: '', lines: [], built: [], nonFinite: [],
+			xRange: [0, 1], yRange: [0, 1], extent: null,
+			log: false, inView: false, dirty: true, hoverSig: '',
+		};
 
 		h.id = id;
-		h.append(' ', el('span', 'sub', sub));
+		h.append(' ', sub);
 		card.setAttribute('aria-labelledby', id);
+		card.dataset.metric = metric;
+		plot.tabIndex = 0;
 		plot.setAttribute('role', 'img');
-		card.append(h, plot);
-		const summary = el('p', 'summary');
-		const nonFinite = el('p', 'nonfinite');
-		nonFinite.hidden = true;
-		card.append(summary, nonFinite);
-		return { metric, card, plot, summary, nonFiniteEl: nonFinite,
-		    u: null, sig: '', list: [], nonFinite: [] };
+		plot.setAttribute('aria-describedby', 'chart-keys');
+		tools.append(downloadButton(chart, 'csv'),
+		    downloadButton(chart, 'json'));
+		head.append(h, tools);
+		chart.nonFiniteEl.hidden = true;
+		card.append(head, plot, hover.wrap, chart.note,
+		    chart.nonFiniteEl);
+		plot.addEventListener('keydown', (ev) => onChartKey(chart, ev));
+		return chart;
 	}
 
-	/* Width of a chart's drawing area in CSS pixels, measured on an
-	 * existing chart or on an empty card laid out like one. */
-	function plotWidth() {
-		let probe = dom.charts.querySelector('.plot');
-		let card = null;
-		let w;
+	function observe(chart) {
+		if (state.observer)
+			state.observer.observe(chart.card);
+		else
+			chart.inView = true;
+	}
 
-		if (!probe) {
-			card = el('section', 'chart');
-			probe = el('div', 'plot');
-			card.append(probe);
-			dom.charts.append(card);
+	function destroyChart(chart) {
+		if (state.observer)
+			state.observer.unobserve(chart.card);
+		if (chart.u)
+			chart.u.destroy();
+		chart.card.remove();
+	}
+
+	/* Creates, removes and orders the cards for the current view. */
+	function layoutCharts() {
+		const metrics = allMetrics();
+		const wanted = state.view.metric ?
+		    metrics.filter((m) => m.name === state.view.metric) :
+		    metrics;
+		const names = wanted.map((m) => m.name);
+
+		fillMetricSelect(metrics);
+		for (const [metric, chart] of state.charts) {
+			if (!names.includes(metric)) {
+				destroyChart(chart);
+				state.charts.delete(metric);
+			}
 		}
-		w = probe.clientWidth;
-		if (card)
+		for (const m of wanted) {
+			let chart = state.charts.get(m.name);
+			if (!chart) {
+				chart = createCard(m.name, m.kind,
+				    'chart-' + (++state.ids));
+				state.charts.set(m.name, chart);
+				dom.charts.append(chart.card);
+				observe(chart);
+			}
+			chart.kind = m.kind;
+			chart.sub.textContent = chartSubtitle(m.name, m.kind);
+			chart.card.classList.toggle('focus',
+			    Boolean(state.view.metric));
+			const lines = chartLines(m.name);
+			if (!sameList(lines, chart.lines)) {
+				chart.lines = lines;
+				chart.dirty = true;
+			}
+		}
+		if (state.order !== names.join('\0')) {
+			for (const n of names)
+				dom.charts.append(state.charts.get(n).card);
+			state.order = names.join('\0');
+		}
+		layoutContribs();
+		placeholder(metrics);
+	}
+
+	function placeholder(metrics) {
+		const missing = state.view.runs.filter((n) =>
+		    state.loadedRuns && !state.byName.has(n));
+		let text = '';
+
+		if (!state.loadedRuns)
+			text = 'Loading runs…';
+		else if (!state.runs.length)
+			text = 'No runs yet. A training job creates one by ' +
+			    'posting to /api/v1/runs/NAME/batches.';
+		else if (!state.view.runs.length)
+			text = 'Choose runs in the table to see their curves.';
+		else if (!metrics.length && !missing.length)
+			text = 'The chosen runs have no points yet.';
+		if (missing.length)
+			text = (text ? text + ' ' : '') + 'No run named ' +
+			    missing.map((n) => '“' + n + '”').join(', ') + '.';
+		if (state.view.metric && state.loadedRuns && metrics.length &&
+		    !metrics.some((m) => m.name === state.view.metric))
+			text = (text ? text + ' ' : '') + 'The chosen runs ' +
+			    'have no metric “' + state.view.metric + '”.';
+		dom.placeholder.hidden = !text;
+		dom.placeholder.textContent = text;
+	}
+
+	/* Plot width in CSS pixels of a chart, or of a card laid out like
+	 * one when there is none yet. */
+	function plotWidth(chart) {
+		let w = chart ? chart.plot.clientWidth : 0;
+
+		if (!w) {
+			const card = el('section', 'chart');
+			const probe = el('div', 'plot');
+			card.append(probe);
+			if (state.view.metric)
+				card.classList.add('focus');
+			dom.charts.append(card);
+			w = probe.clientWidth;
 			card.remove();
+		}
 		return Math.max(50, Math.round(w || 600));
 	}
 
-	function lastFinite(s) {
-		for (let i = s.points.length - 1; i >= 0; i--) {
-			if (Number.isFinite(s.points[i][1]))
-				return s.points[i];
-		}
-		return null;
+	/* ---- building and drawing a metric chart ---- */
+
+	/* A line's arrays from its series, smoothed in step order, then
+	 * ordered by x for the time axes. */
+	function buildLine(s, w, log) {
+		const run = state.byName.get(s.run);
+		const pts = shownPoints(s);
+		const xf = xOf(run, state.view.x);
+		let order = pts.map((p, i) => i);
+		const values = pts.map((p) => p[1]);
+		const smoothed = w > 0 ? Smooth.smooth(values, w) : null;
+
+		if (state.view.x !== 'step')
+			order = order.sort((a, b) => xf(pts[a]) - xf(pts[b]) ||
+			    a - b);
+		const line = {
+			s, run: s.run, split: s.split,
+			colour: runColour(s.run), dash: splitDash(s.split),
+			steps: order.map((i) => pts[i][0]),
+			times: order.map((i) => pts[i][2]),
+			xs: order.map((i) => xf(pts[i])),
+			values: order.map((i) => values[i]),
+			smoothed: smoothed ? order.map((i) => smoothed[i]) :
+			    null,
+		};
+		const y = (v) => !Number.isFinite(v) ? undefined :
+		    log && v <= 0 ? null : v;
+		line.rawY = line.values.map(y);
+		line.smY = line.smoothed ? line.smoothed.map(y) : null;
+		return line;
 	}
 
-	/* Legend text: the value under the cursor, or the newest one when
-	 * the cursor is elsewhere. uPlot hands each line its point nearest
-	 * to the cursor, so say which step that is when it is another. */
-	function legendValue(chart, u, si, idx, v) {
-		const s = chart.list[si - 1];
-		let text = '—';
-
-		if (!s)
-			return '';
-		if (idx === null || idx === undefined) {
-			const p = s.points[s.points.length - 1];
-			return p ? fmt(p[1]) + ' @ ' + p[0] : '—';
-		}
-		const step = u.data[0][idx];
-		if (typeof v === 'number') {
-			text = fmt(v);
-		} else if (v === null) {
-			const p = s.points.find((q) => q[0] === step);
-			text = p ? fmt(p[1]) : '—';
-		}
-		if (text !== '—' && u.cursor.idx !== idx)
-			text += ' @ ' + step;
-		return text;
+	function anyPositive(chart) {
+		return chart.lines.some((s) => shownPoints(s).some((p) =>
+		    p[1] > 0 && Number.isFinite(p[1])));
 	}
 
-	/* Shows points where they are few enough to tell apart, so that a
-	 * split with a handful of steps (validation, say) is visible. */
-	function pointsShow(u, si, i0, i1) {
-		const ys = u.data[si];
-		const pr = window.devicePixelRatio || 1;
-		const room = u.bbox.width / (8 * pr);
-		let n = 0;
+	function buildChart(chart) {
+		const w = state.view.smooth;
+		const log = state.view.y === 'log' && anyPositive(chart);
+		const built = chart.lines.filter((s) => s.loaded)
+		    .map((s) => buildLine(s, w, log));
+		const nonFinite = [];
+		let nonPositive = 0;
 
-		for (let i = i0; i <= i1 && n <= room; i++) {
+		for (const l of built) {
+			l.values.forEach((v, i) => {
+				if (!Number.isFinite(v))
+					nonFinite.push({ run: l.run, split: l.split,
+					    step: l.steps[i], x: l.xs[i], value: v,
+					    colour: l.colour });
+				else if (log && v <= 0)
+					nonPositive++;
+			});
+		}
+		nonFinite.sort((a, b) => a.step - b.step);
+		chart.built = built;
+		chart.nonFinite = nonFinite;
+		chart.log = log;
+		chart.nonPositive = nonPositive;
+		chart.extent = xExtent(built);
+		chart.xRange = xRangeOf(chart);
+		chart.yRange = yRangeOf(chart);
+	}
+
+	function xExtent(built) {
+		let lo = Infinity;
+		let hi = -Infinity;
+
+		for (const l of built) {
+			if (!l.xs.length)
+				continue;
+			lo = Math.min(lo, l.xs[0]);
+			hi = Math.max(hi, l.xs[l.xs.length - 1]);
+		}
+		if (!(lo <= hi))
+			return null;
+		return [lo, hi];
+	}
+
+	function xRangeOf(chart) {
+		const z = state.view.zoom;
+		const e = chart.extent;
+
+		if (z)
+			return z.slice();
+		if (!e)
+			return [0, 1];
+		if (e[0] === e[1])
+			return [e[0] - 1, e[1] + 1];
+		return e.slice();
+	}
+
+	function yRangeOf(chart) {
+		const [x0, x1] = chart.xRange;
+		const arrays = [];
+
+		for (const l of chart.built) {
+			arrays.push({ xs: l.xs, ys: l.rawY });
+			if (l.smY)
+				arrays.push({ xs: l.xs, ys: l.smY });
+		}
+		const r = Series.valueRange(arrays, x0, x1, chart.log) ||
+		    Series.valueRange(arrays, null, null, chart.log);
+		if (!r)
+			return chart.log ? [1, 10] : [0, 1];
+		return Series.padRange(r, chart.log);
+	}
+
+	/* Shows dots where a line's points are few enough to tell apart,
+	 * so that a split with a handful of steps is visible. */
+	function pointsShow(u, si) {
+		const xs = u.data[si][0];
+		const [x0, x1] = [u.scales.x.min, u.scales.x.max];
+		const n = Series.lowerBound(xs, x1 + 1e-9) -
+		    Series.lowerBound(xs, x0);
+
+		return n <= u.bbox.width / ((window.devicePixelRatio || 1) * 8);
+	}
+
+	/* uPlot's faceted mode draws dots only at the indices given. */
+	function pointsAt(u, si, show) {
+		const ys = u.data[si][1];
+		const idx = [];
+
+		if (!show)
+			return null;
+		for (let i = 0; i < ys.length; i++) {
 			if (ys[i] !== undefined && ys[i] !== null)
-				n++;
+				idx.push(i);
 		}
-		return n <= room;
+		return idx;
 	}
 
 	function axisSize(u, values) {
@@ -768,19 +1213,83 @@
 		return Math.ceil(longest * 7 + 18);
 	}
 
+	const DURATION_INCRS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
+		0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900,
+		1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800,
+		1209600, 2592000];
+
+	function xAxis(th) {
+		const axis = {
+			label: X_LABEL[state.view.x],
+			stroke: th.text,
+			grid: { stroke: th.grid, width: 1 },
+			ticks: { stroke: th.grid, width: 1 },
+			font: '12px system-ui, sans-serif',
+			labelFont: '12px system-ui, sans-serif',
+		};
+
+		if (state.view.x === 'relative') {
+			axis.incrs = DURATION_INCRS;
+			axis.values = (u, splits) => splits.map((v) =>
+			    Series.duration(v));
+		} else if (state.view.x === 'step') {
+			axis.values = (u, splits) => splits.map((v) =>
+			    Math.abs(v) >= 1e6 ? v.toExponential(2)
+			    .replace(/\.?0+e/, 'e') : String(v));
+		}
+		return axis;
+	}
+
+	/* Ticks of a logarithmic axis: powers of ten, and 2 and 5 times
+	 * them (or every digit) when the range spans few decades. */
+	function logSplits(u, axisIdx, min, max) {
+		const lo = Math.floor(Math.log10(min));
+		const hi = Math.ceil(Math.log10(max));
+		const decades = hi - lo;
+		const mult = decades <= 1 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] :
+		    decades <= 3 ? [1, 2, 5] : [1];
+		const every = Math.max(1, Math.ceil(decades / 8));
+		const out = [];
+
+		for (let e = lo; e <= hi; e += every) {
+			for (const m of mult) {
+				const v = Number((m * Math.pow(10, e))
+				    .toPrecision(12));
+				if (v >= min && v <= max)
+					out.push(v);
+			}
+		}
+		return out;
+	}
+
+	function yAxis(th, log) {
+		const axis = {
+			stroke: th.text,
+			grid: { stroke: th.grid, width: 1 },
+			ticks: { stroke: th.grid, width: 1 },
+			font: '12px system-ui, sans-serif',
+			size: axisSize,
+			values: (u, splits) => splits.map(tick3),
+		};
+
+		if (log)
+			axis.splits = logSplits;
+		return axis;
+	}
+
 	/* Marks non-finite values: a dashed line across the plot, and a
-	 * triangle with the value in the split's colour on a marker row
-	 * kept free above the plot. */
-	function drawNonFinite(view, chart, u) {
+	 * triangle with the value in the run's colour on the row kept free
+	 * above the plot. */
+	function drawNonFinite(chart, u) {
 		const ctx = u.ctx;
 		const pr = window.devicePixelRatio || 1;
 		const { left, top, width, height } = u.bbox;
 		const row = MARK_ROW * pr;
 		const visible = chart.nonFinite.filter((nf) => {
-			const x = u.valToPos(nf.step, 'x', true);
+			const x = u.valToPos(nf.x, 'x', true);
 			return x >= left - 1 && x <= left + width + 1;
 		});
-		const labels = visible.length <= 12;
+		const labels = visible.length <= MAX_MARK_LABELS;
 
 		if (!visible.length)
 			return;
@@ -794,12 +1303,10 @@
 		ctx.textBaseline = 'middle';
 		ctx.textAlign = 'left';
 		for (const nf of visible) {
-			const x = Math.round(u.valToPos(nf.step, 'x', true)) +
-			    0.5;
+			const x = Math.round(u.valToPos(nf.x, 'x', true)) + 0.5;
 			const mid = top - row / 2;
-			const colour = splitColour(view, nf.split);
-			ctx.strokeStyle = colour;
-			ctx.fillStyle = colour;
+			ctx.strokeStyle = nf.colour;
+			ctx.fillStyle = nf.colour;
 			ctx.globalAlpha = 0.8;
 			ctx.setLineDash([4 * pr, 3 * pr]);
 			ctx.beginPath();
@@ -815,7 +1322,7 @@
 			ctx.closePath();
 			ctx.fill();
 			if (labels) {
-				const text = fmt(nf.value);
+				const text = markText(nf.value);
 				const tw = ctx.measureText(text).width;
 				const tx = x + 7 * pr + tw > left + width ?
 				    x - 7 * pr - tw : x + 7 * pr;
@@ -825,81 +1332,146 @@
 		ctx.restore();
 	}
 
-	function chartOptions(view, chart, width, log) {
-		const th = theme();
-		const axis = {
-			stroke: th.text,
-			grid: { stroke: th.grid, width: 1 },
-			ticks: { stroke: th.grid, width: 1 },
-			font: '12px system-ui, sans-serif',
-			labelFont: '12px system-ui, sans-serif',
-		};
-		const series = [{
-			label: 'step',
-			value: (u, v) => v === null || v === undefined ?
-			    '—' : String(v),
-		}];
+	function markText(v) {
+		if (Number.isNaN(v))
+			return 'NaN';
+		return v > 0 ? '+∞' : '−∞';
+	}
 
-		for (const s of chart.list) {
-			const colour = splitColour(view, s.split);
+	/* The nearest point of each line to the cursor, by x. */
+	function cursorIdx(u, si) {
+		const xs = u.data[si] && u.data[si][0];
+
+		if (!xs || !xs.length || u.cursor.left < 0)
+			return null;
+		const x = u.posToVal(u.cursor.left, 'x');
+		const i = Series.nearest(xs, x);
+		return i < 0 ? null : i;
+	}
+
+	function chartOptions(chart, width, height) {
+		const th = theme();
+		const w = state.view.smooth;
+		const series = [{}];
+
+		for (const l of chart.built) {
+			const dash = l.dash || undefined;
+			const pts = { show: pointsShow, filter: pointsAt,
+			    size: 6, width: 1, fill: l.colour,
+			    stroke: l.colour };
 			series.push({
-				label: s.split,
-				stroke: colour,
-				width: 2,
-				dash: splitDash(view, s.split) || undefined,
-				spanGaps: false,
-				points: { show: pointsShow, size: 7,
-				    width: 1.5, fill: colour, stroke: colour },
-				value: (u, v, si, idx) =>
-				    legendValue(chart, u, si, idx, v),
+				label: l.run + ' ' + l.split,
+				stroke: l.colour,
+				width: w > 0 ? 1 : 2,
+				alpha: w > 0 ? 0.3 : 1,
+				dash: w > 0 ? undefined : dash,
+				points: w > 0 ? { show: false } : pts,
 			});
+			if (w > 0)
+				series.push({
+					label: l.run + ' ' + l.split + ' smoothed',
+					stroke: l.colour,
+					width: 2,
+					dash: dash,
+					points: pts,
+				});
 		}
 		return {
-			width: width,
-			height: CHART_HEIGHT,
+			mode: 2,
+			width, height,
 			scales: {
-				x: { time: false },
-				y: log ? { distr: 3 } : {},
+				x: { time: state.view.x === 'wall',
+				    range: () => chart.xRange },
+				y: { distr: chart.log ? 3 : 1, log: 10,
+				    range: () => chart.yRange },
 			},
-			series: series,
-			padding: [MARK_ROW, null, null, null],
-			axes: [
-				Object.assign({ label: 'step' }, axis),
-				Object.assign({ size: axisSize }, axis),
-			],
-			cursor: { sync: { key: 'lossmon' } },
-			legend: {
-				live: true,
-				markers: {
-					dash: (u, si) => u.series[si].dash ?
-					    'dashed' : 'solid',
-				},
+			series,
+			padding: [MARK_ROW, 12, null, null],
+			axes: [xAxis(th), yAxis(th, chart.log)],
+			legend: { show: false },
+			cursor: {
+				drag: { x: true, y: false, setScale: false },
+				dataIdx: cursorIdx,
+				points: { size: 8 },
+				bind: { dblclick: () => (e) => {
+					if (e.button === 0)
+						setZoom(null);
+					return null;
+				} },
 			},
 			hooks: {
-				draw: [(u) => drawNonFinite(view, chart, u)],
+				draw: [(u) => drawNonFinite(chart, u)],
+				setSelect: [(u) => onSelect(chart, u)],
+				setCursor: [(u) => renderHover(chart, u)],
 			},
 		};
 	}
 
-	function summaryText(chart) {
-		return chart.list.map((s) => {
-			const p = lastFinite(s);
-			let t = s.split + ': ' + s.total + ' step' +
-			    (s.total === 1 ? '' : 's');
-			if (s.points.length < s.total)
-				t += ' (' + s.points.length + ' drawn)';
-			if (p)
-				t += ', latest ' + fmt(p[1]) + ' at step ' +
-				    p[0];
-			return t;
-		}).join('; ') + '.';
+	function chartData(chart) {
+		const data = [null];
+
+		for (const l of chart.built) {
+			data.push([l.xs, l.rawY]);
+			if (l.smY)
+				data.push([l.xs, l.smY]);
+		}
+		return data;
+	}
+
+	function drawChart(chart) {
+		const height = state.view.metric ? FOCUS_HEIGHT : CHART_HEIGHT;
+		const sig = [theme().name, state.view.x, chart.log,
+		    state.view.smooth > 0, height].concat(chart.built.map((l) =>
+		    l.s.key + '\0' + l.colour)).join('\0');
+
+		if (!chart.built.length) {
+			if (chart.u)
+				chart.u.destroy();
+			chart.u = null;
+			chart.sig = '';
+			chart.plot.replaceChildren(el('p', 'empty',
+			    chart.lines.length ? 'Loading…' : 'No points.'));
+		} else if (!chart.u || chart.sig !== sig) {
+			if (chart.u)
+				chart.u.destroy();
+			chart.plot.replaceChildren();
+			chart.u = new uPlot(chartOptions(chart,
+			    plotWidth(chart), height), chartData(chart),
+			    chart.plot);
+			chart.sig = sig;
+		} else {
+			chart.u.batch(() => {
+				chart.u.setData(chartData(chart), false);
+				chart.u.setScale('x', { min: chart.xRange[0],
+				    max: chart.xRange[1] });
+				chart.u.setScale('y', { min: chart.yRange[0],
+				    max: chart.yRange[1] });
+			});
+		}
+		renderChartText(chart);
+		renderHover(chart, chart.u);
+	}
+
+	/* Only the scales, after a zoom with the points already held. */
+	function rescale(chart) {
+		if (!chart.u)
+			return;
+		chart.xRange = xRangeOf(chart);
+		chart.yRange = yRangeOf(chart);
+		chart.u.batch(() => {
+			chart.u.setScale('x', { min: chart.xRange[0],
+			    max: chart.xRange[1] });
+			chart.u.setScale('y', { min: chart.yRange[0],
+			    max: chart.yRange[1] });
+		});
 	}
 
 	function nonFiniteText(chart) {
 		const nf = chart.nonFinite;
+		const many = new Set(nf.map((n) => n.run)).size > 1;
 		const shown = nf.slice(0, MAX_NONFINITE_LISTED).map((n) =>
-		    apiString(n.value) + ' at step ' + n.step + ' (' +
-		    n.split + ')');
+		    Series.exact(n.value) + ' at step ' + n.step + ' (' +
+		    (many ? n.run + ', ' : '') + n.split + ')');
 		let t = 'Not finite: ' + shown.join(', ');
 
 		if (nf.length > shown.length)
@@ -907,98 +1479,561 @@
 		return t + '.';
 	}
 
+	function noteText(chart) {
+		const parts = [];
+		const thin = chart.built.filter((l) =>
+		    l.s.meta && l.s.meta.points > l.steps.length);
+
+		if (thin.length)
+			parts.push('Long series are downsampled to the ' +
+			    'chart’s width, keeping each stretch’s first, ' +
+			    'last, lowest and highest point; zoom in for ' +
+			    'every point.');
+		if (state.view.y === 'log' && !chart.log && chart.built.length)
+			parts.push('No positive values: linear axis.');
+		if (chart.nonPositive)
+			parts.push(chart.nonPositive + ' value' +
+			    (chart.nonPositive === 1 ? ' ≤ 0 is' : 's ≤ 0 are') +
+			    ' not drawn on the logarithmic axis.');
+		return parts.join(' ');
+	}
+
 	function renderChartText(chart) {
-		const splits = chart.list.map((s) => s.split).join(' and ');
+		const runs = new Set(chart.built.map((l) => l.run)).size;
+		const note = noteText(chart);
 
 		chart.plot.setAttribute('aria-label', 'Chart of ' +
-		    chart.metric + ' by step for ' + splits +
-		    '; the text below gives the latest values.');
-		chart.summary.textContent = summaryText(chart);
+		    chart.metric + ' by ' + X_LABEL[state.view.x] + ', ' +
+		    chart.built.length + ' line' +
+		    (chart.built.length === 1 ? '' : 's') + ' of ' + runs +
+		    ' run' + (runs === 1 ? '' : 's') +
+		    '; the table below gives the values.');
+		chart.note.hidden = !note;
+		chart.note.textContent = note;
 		chart.nonFiniteEl.hidden = !chart.nonFinite.length;
 		chart.nonFiniteEl.textContent = chart.nonFinite.length ?
 		    nonFiniteText(chart) : '';
 	}
 
-	function drawChart(view, chart, built) {
-		const log = dom.logScale.checked && built.positive;
-		const sig = [theme().name, log].concat(built.list.map((s) =>
-		    s.split)).join('\0');
+	function timeText(line, i) {
+		const t = line.times[i];
+		const run = state.byName.get(line.run);
 
-		chart.list = built.list;
-		chart.nonFinite = built.nonFinite;
-		if (!chart.u || chart.sig !== sig) {
-			if (chart.u)
-				chart.u.destroy();
-			chart.plot.replaceChildren();
-			chart.u = new uPlot(chartOptions(view, chart,
-			    chart.plot.clientWidth || plotWidth(), log),
-			    built.data, chart.plot);
-			chart.sig = sig;
+		if (state.view.x === 'relative' && run)
+			return '+' + Series.duration(t - run.created);
+		return wallText(t).slice(11);
+	}
+
+	/* The values under the cursor, or the newest ones when the cursor
+	 * is not on the chart. */
+	function renderHover(chart, u) {
+		const body = chart.hover.body;
+		const sig = chart.built.map((l) => l.s.key + '\0' +
+		    l.colour).join('\0');
+		const per = state.view.smooth > 0 ? 2 : 1;
+
+		if (chart.hoverSig !== sig) {
+			body.replaceChildren();
+			for (const l of chart.built) {
+				const tr = el('tr');
+				const sw = el('span', 'swatch');
+				const td = el('td');
+				sw.style.background = l.colour;
+				sw.classList.toggle('dashed', Boolean(l.dash));
+				td.append(sw);
+				tr.append(td, el('td', 'run', l.run),
+				    el('td', null, l.split), el('td', 'num'),
+				    el('td', 'time'), el('td', 'num value'),
+				    el('td', 'num'));
+				body.append(tr);
+			}
+			chart.hoverSig = sig;
+		}
+		chart.hover.wrap.classList.toggle('raw', !(state.view.smooth > 0));
+		chart.built.forEach((l, k) => {
+			const cells = body.children[k].children;
+			let i = l.steps.length - 1;
+			if (u && u.cursor.left >= 0 && u.cursor.idxs)
+				i = u.cursor.idxs[1 + k * per] ?? -1;
+			if (i < 0 || i >= l.steps.length) {
+				cells[3].textContent = cells[4].textContent =
+				    cells[5].textContent = cells[6].textContent =
+				    '—';
+				return;
+			}
+			cells[3].textContent = l.steps[i];
+			cells[4].textContent = timeText(l, i);
+			cells[4].title = wallText(l.times[i]) + ' (unix ' +
+			    l.times[i] + ')';
+			cells[5].textContent = Series.exact(l.values[i]);
+			cells[6].textContent = l.smoothed ?
+			    Series.exact(l.smoothed[i]) : '';
+		});
+	}
+
+	/* ---- zoom ---- */
+
+	function onSelect(chart, u) {
+		const sel = u.select;
+
+		if (sel.width < 3)
+			return;
+		const x0 = u.posToVal(sel.left, 'x');
+		const x1 = u.posToVal(sel.left + sel.width, 'x');
+		u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+		setZoom([x0, x1]);
+	}
+
+	/* Rounded so that the address bar stays short and the requests of
+	 * a reload are the same: whole steps, milliseconds. */
+	function roundZoom(z) {
+		if (!z)
+			return null;
+		let [lo, hi] = z;
+		if (state.view.x === 'step') {
+			lo = Math.max(0, Math.floor(lo));
+			hi = Math.ceil(hi);
+			if (hi <= lo)
+				hi = lo + 1;
 		} else {
-			/* Keep a zoom the user made while new points come. */
-			const u = chart.u;
-			const xs = u.data[0];
-			const zoomed = xs.length > 0 &&
-			    (u.scales.x.min > xs[0] ||
-			    u.scales.x.max < xs[xs.length - 1]);
-			u.setData(built.data, !zoomed);
-			if (zoomed)
-				u.redraw(false, true);
+			lo = Math.round(lo * 1000) / 1000;
+			hi = Math.round(hi * 1000) / 1000;
+			if (hi <= lo)
+				hi = lo + 0.001;
 		}
-		renderChartText(chart);
+		return [lo, hi];
 	}
 
-	function updateCharts(view) {
-		const order = chartOrder(view);
-
-		for (const metric of order) {
-			let chart = view.charts.get(metric);
-			if (!chart) {
-				chart = createCard(view, metric);
-				view.charts.set(metric, chart);
-				dom.charts.append(chart.card);
+	function setZoom(z) {
+		state.view.zoom = roundZoom(z);
+		writeHash();
+		renderZoomText();
+		for (const chart of state.charts.values()) {
+			if (chart.u) {
+				buildChart(chart);
+				drawChart(chart);
 			}
-			drawChart(view, chart, buildData(view, metric));
 		}
-		if (view.order !== order.join('\0')) {
-			for (const metric of order) {
-				const chart = view.charts.get(metric);
-				dom.charts.append(chart.card);
+		for (const c of state.contribs.values())
+			c.dirty = true;
+		schedule();
+	}
+
+	function renderZoomText() {
+		const z = state.view.zoom;
+		let text = '';
+
+		if (z && state.view.x === 'step')
+			text = 'steps ' + z[0] + '–' + z[1];
+		else if (z && state.view.x === 'relative')
+			text = Series.duration(z[0]) + ' – ' +
+			    Series.duration(z[1]);
+		else if (z)
+			text = wallText(z[0]) + ' – ' + wallText(z[1]);
+		dom.zoomText.textContent = text ? 'Zoomed to ' + text : '';
+		dom.resetZoom.disabled = !z;
+	}
+
+	/* Keys on a focused chart: arrows move the cursor, + and - zoom
+	 * around it, 0 or Escape shows everything. */
+	function onChartKey(chart, ev) {
+		const u = chart.u;
+
+		if (!u)
+			return;
+		const w = u.bbox.width / (window.devicePixelRatio || 1);
+		const h = u.bbox.height / (window.devicePixelRatio || 1);
+		let left = u.cursor.left >= 0 ? u.cursor.left : w;
+		const stepPx = ev.shiftKey ? w / 10 : Math.max(1, w / 100);
+
+		if (ev.key === 'ArrowLeft')
+			left -= stepPx;
+		else if (ev.key === 'ArrowRight')
+			left += stepPx;
+		else if (ev.key === 'Home')
+			left = 0;
+		else if (ev.key === 'End')
+			left = w;
+		else if (ev.key === '+' || ev.key === '=' || ev.key === '-')
+			return keyZoom(chart, u, left, ev);
+		else if (ev.key === '0' || ev.key === 'Escape') {
+			ev.preventDefault();
+			return setZoom(null);
+		} else
+			return;
+		ev.preventDefault();
+		u.setCursor({ left: Math.max(0, Math.min(w, left)),
+		    top: h / 2 });
+	}
+
+	function keyZoom(chart, u, left, ev) {
+		const [lo, hi] = chart.xRange;
+		const mid = u.posToVal(left, 'x');
+		const f = ev.key === '-' ? 2 : 0.5;
+		const e = chart.extent;
+		let z = [mid - (mid - lo) * f, mid + (hi - mid) * f];
+
+		ev.preventDefault();
+		if (e && z[0] <= e[0] && z[1] >= e[1])
+			z = null;
+		setZoom(z);
+	}
+
+	/* ---- contributions of the weighted loss terms ---- */
+
+	function contribSplit(info, run) {
+		const first = (run.losses || [])[0];
+		const splits = info.list.filter((m) => first &&
+		    m.name === first.name).map((m) => m.split);
+
+		if (splits.includes('train'))
+			return 'train';
+		return splits.sort()[0] || null;
+	}
+
+	function layoutContribs() {
+		const on = state.view.contrib !== 'off';
+		const wanted = [];
+
+		dom.contribCharts.hidden = !on;
+		if (on) {
+			for (const name of state.view.runs) {
+				const run = state.byName.get(name);
+				const info = state.metrics.get(name);
+				if (run && info && contribSplit(info, run))
+					wanted.push(name);
 			}
-			view.order = order.join('\0');
 		}
-		showPlaceholder(order.length ? '' : 'Run ' + view.name +
-		    ' has no points yet.');
+		for (const [name, c] of state.contribs) {
+			if (!wanted.includes(name)) {
+				if (state.observer)
+					state.observer.unobserve(c.card);
+				if (c.u)
+					c.u.destroy();
+				c.card.remove();
+				state.contribs.delete(name);
+			}
+		}
+		for (const name of wanted) {
+			let c = state.contribs.get(name);
+			if (!c) {
+				c = createContribCard(name);
+				state.contribs.set(name, c);
+				observe(c);
+			}
+			dom.contribCharts.append(c.card);
+			contribTerms(c);
+		}
 	}
 
-	/* Redraws every chart from what is held, e.g. after the colour
-	 * scheme or the axis choice changed. */
-	function redrawAll() {
-		const view = state.view;
+	function createContribCard(name) {
+		const card = el('section', 'chart contrib');
+		const h = el('h3');
+		const swatch = el('span', 'swatch');
+		const id = 'contrib-' + (++state.ids);
+		const c = {
+			run: name, card, plot: el('div', 'plot'),
+			sub: el('span', 'sub'),
+			hover: hoverTable(['', 'term', 'weight', 'loss',
+			    'weight × loss', 'share']),
+			stepEl: el('p', 'note'),
+			u: null, sig: '', terms: [], series: [], inView: false,
+			dirty: true, data: null, isContrib: true,
+		};
 
-		if (!view)
-			return;
-		for (const chart of view.charts.values())
-			chart.sig = '';
-		updateCharts(view);
+		h.id = id;
+		h.append(swatch, ' Contributions to the total · ',
+		    el('span', 'run', name), ' ', c.sub);
+		c.swatch = swatch;
+		card.setAttribute('aria-labelledby', id);
+		c.plot.tabIndex = 0;
+		c.plot.setAttribute('role', 'img');
+		c.plot.setAttribute('aria-describedby', 'chart-keys');
+		c.plot.addEventListener('keydown', (ev) => onChartKey(c, ev));
+		card.append(h, c.plot, c.hover.wrap, c.stepEl);
+		return c;
 	}
 
-	function resizeCharts() {
-		const view = state.view;
+	/* The series of a run's terms on its chosen split, fetched denser
+	 * and zoomed together: the range is the first term's, so that all
+	 * terms keep the same bucket edges. */
+	function contribTerms(c) {
+		const run = state.byName.get(c.run);
+		const info = state.metrics.get(c.run);
+		const split = contribSplit(info, run);
+		const terms = (run.losses || []).filter((l) =>
+		    info.list.some((m) => m.name === l.name &&
+		    m.split === split));
+		const series = terms.map((l) => getSeries('c', c.run,
+		    info.list.find((m) => m.name === l.name &&
+		    m.split === split)));
 
-		if (!view)
+		series.forEach((s) => {
+			s.zoomRange = () => zoomSteps(series[0]);
+		});
+		if (!sameList(series, c.series))
+			c.dirty = true;
+		c.split = split;
+		c.terms = terms;
+		c.series = series;
+		c.swatch.style.background = runColour(c.run);
+		c.sub.textContent = '(' + split + ', ' +
+		    (state.view.contrib === 'shares' ? 'shares in %' :
+		    'stacked weight × loss') + ')';
+	}
+
+	function buildContrib(c) {
+		const run = state.byName.get(c.run);
+		const w = state.view.smooth;
+		const terms = c.series.map((s) => shownPoints(s));
+		const r = Series.contributions(terms, c.terms.map((l) =>
+		    l.weight));
+		const parts = w > 0 ? r.parts.map((p) => Smooth.smooth(p, w)) :
+		    r.parts;
+		const layers = Series.stack(parts, state.view.contrib ===
+		    'shares');
+		const xf = xOf(run, state.view.x);
+		let order = r.steps.map((s, i) => i);
+
+		if (state.view.x !== 'step')
+			order = order.sort((a, b) =>
+			    xf([r.steps[a], 0, r.times[a]]) -
+			    xf([r.steps[b], 0, r.times[b]]) || a - b);
+		const pick = (arr) => order.map((i) => arr[i]);
+		c.data = {
+			steps: pick(r.steps),
+			times: pick(r.times),
+			xs: order.map((i) => xf([r.steps[i], 0, r.times[i]])),
+			parts: parts.map(pick),
+			raw: r.parts.map(pick),
+			layers: layers.map(pick),
+			losses: terms.map((pts) => new Map(pts.map((p) =>
+			    [p[0], p[1]]))),
+		};
+		c.extent = c.data.xs.length ? [c.data.xs[0],
+		    c.data.xs[c.data.xs.length - 1]] : null;
+		c.xRange = xRangeOf(c);
+		const vr = Series.valueRange(c.data.layers.map((ys) =>
+		    ({ xs: c.data.xs, ys })), c.xRange[0], c.xRange[1], false);
+		const lo = vr ? Math.min(0, vr[0]) : 0;
+		const hi = vr ? Math.max(0, vr[1]) : 1;
+		c.yRange = state.view.contrib === 'shares' ?
+		    [Math.min(0, lo), Math.max(100, hi)] :
+		    Series.padRange([lo, hi === lo ? lo + 1 : hi], false);
+		if (lo === 0)
+			c.yRange[0] = 0;
+	}
+
+	function contribOptions(c, width) {
+		const th = theme();
+		const pal = PALETTE[themeName()];
+		const series = [{}];
+		const bands = [];
+
+		c.terms.forEach((l, k) => {
+			const colour = pal[k % pal.length];
+			series.push({
+				label: l.name,
+				stroke: colour,
+				width: 1.5,
+				fill: colour + '59',
+				points: { show: false },
+			});
+			if (k > 0)
+				bands.push({ series: [k + 1, k] });
+		});
+		return {
+			width, height: CHART_HEIGHT,
+			scales: {
+				x: { time: state.view.x === 'wall',
+				    range: () => c.xRange },
+				y: { range: () => c.yRange },
+			},
+			series, bands,
+			axes: [xAxis(th), Object.assign(yAxis(th, false),
+			    state.view.contrib === 'shares' ? { values:
+			    (u, splits) => splits.map((v) => v + '%') } : {})],
+			legend: { show: false },
+			cursor: {
+				drag: { x: true, y: false, setScale: false },
+				points: { show: false },
+				bind: { dblclick: () => (e) => {
+					if (e.button === 0)
+						setZoom(null);
+					return null;
+				} },
+			},
+			hooks: {
+				setSelect: [(u) => onSelect(c, u)],
+				setCursor: [(u) => renderContribHover(c, u)],
+			},
+		};
+	}
+
+	function drawContrib(c) {
+		const sig = [theme().name, state.view.x, state.view.contrib,
+		    c.terms.map((l) => l.name)].join('\0');
+		const data = [c.data.xs, ...c.data.layers];
+
+		if (!c.data.steps.length) {
+			if (c.u)
+				c.u.destroy();
+			c.u = null;
+			c.plot.replaceChildren(el('p', 'empty',
+			    'No step has every term yet.'));
+		} else if (!c.u || c.sig !== sig) {
+			if (c.u)
+				c.u.destroy();
+			c.plot.replaceChildren();
+			c.u = new uPlot(contribOptions(c, plotWidth(c)), data,
+			    c.plot);
+			c.sig = sig;
+		} else {
+			c.u.batch(() => {
+				c.u.setData(data, false);
+				c.u.setScale('x', { min: c.xRange[0],
+				    max: c.xRange[1] });
+				c.u.setScale('y', { min: c.yRange[0],
+				    max: c.yRange[1] });
+			});
+		}
+		c.plot.setAttribute('aria-label', 'Contributions of ' +
+		    c.terms.length + ' weighted loss terms to the total of ' +
+		    c.run + '; the table below gives the values.');
+		renderContribHover(c, c.u);
+	}
+
+	function renderContribHover(c, u) {
+		const body = c.hover.body;
+		const pal = PALETTE[themeName()];
+		const d = c.data;
+		let i = d ? d.steps.length - 1 : -1;
+
+		if (u && u.cursor.left >= 0 && u.cursor.idx !== null &&
+		    u.cursor.idx !== undefined)
+			i = u.cursor.idx;
+		if (body.children.length !== c.terms.length + 1) {
+			body.replaceChildren();
+			c.terms.forEach((l, k) => {
+				const tr = el('tr');
+				const sw = el('span', 'swatch');
+				const td = el('td');
+				sw.style.background = pal[k % pal.length];
+				td.append(sw);
+				tr.append(td, el('td', null, l.name),
+				    el('td', 'num', String(l.weight)),
+				    el('td', 'num value'), el('td', 'num value'),
+				    el('td', 'num'));
+				body.append(tr);
+			});
+			const tr = el('tr', 'sum');
+			tr.append(el('td'), el('td', null, 'total'), el('td'),
+			    el('td'), el('td', 'num value'), el('td'));
+			body.append(tr);
+		}
+		if (i < 0 || !d) {
+			c.stepEl.textContent = '';
 			return;
-		for (const chart of view.charts.values()) {
-			const w = chart.plot.clientWidth;
-			if (chart.u && w && w !== chart.u.width)
-				chart.u.setSize({ width: w,
-				    height: CHART_HEIGHT });
 		}
-		/* Much wider than what was fetched: fetch finer points. */
-		if (view.maxPoints && plotWidth() > 1.5 * view.maxPoints) {
-			view.reload = true;
-			tick();
+		const step = d.steps[i];
+		let sum = 0;
+		d.raw.forEach((p) => {
+			sum += p[i];
+		});
+		c.terms.forEach((l, k) => {
+			const cells = body.children[k].children;
+			cells[3].textContent = Series.exact(d.losses[k]
+			    .get(step));
+			cells[4].textContent = Series.exact(d.raw[k][i]);
+			cells[5].textContent = Number.isFinite(sum) && sum !== 0 ?
+			    (100 * d.raw[k][i] / sum).toFixed(1) + '%' : '—';
+		});
+		body.children[c.terms.length].children[4].textContent =
+		    Series.exact(sum);
+		c.stepEl.textContent = 'At step ' + step + ' (' +
+		    wallText(d.times[i]) + ')' + (state.view.smooth > 0 ?
+		    '; the areas are smoothed, the table is not.' : '.');
+	}
+
+	/* ---- download ---- */
+
+	function fileName(metric, ext) {
+		return 'lossmon-' + metric.replace(/[^\w.-]+/g, '_') + '.' +
+		    ext;
+	}
+
+	/* The points a chart draws within its x range, line by line. */
+	function drawnRows(chart) {
+		const [x0, x1] = chart.xRange;
+		const out = [];
+
+		for (const l of chart.built) {
+			const rows = [];
+			l.xs.forEach((x, i) => {
+				if (!state.view.zoom || (x >= x0 && x <= x1))
+					rows.push(i);
+			});
+			rows.sort((a, b) => l.steps[a] - l.steps[b]);
+			out.push({ line: l, idx: rows });
 		}
+		return out;
+	}
+
+	function chartCSV(chart) {
+		const rows = [['run', 'metric', 'split', 'step', 'time',
+		    'time_iso', 'value', 'smoothed']];
+
+		for (const { line, idx } of drawnRows(chart)) {
+			for (const i of idx) {
+				const sm = line.smoothed ? line.smoothed[i] :
+				    line.values[i];
+				rows.push([line.run, chart.metric, line.split,
+				    line.steps[i], line.times[i],
+				    new Date(line.times[i] * 1000).toISOString(),
+				    Series.exact(line.values[i]),
+				    Series.exact(sm)]);
+			}
+		}
+		return Series.csv(rows);
+	}
+
+	function chartJSON(chart) {
+		const doc = {
+			metric: chart.metric,
+			smoothing: state.view.smooth,
+			x: state.view.x,
+			zoom: state.view.zoom,
+			series: drawnRows(chart).map(({ line, idx }) => ({
+				run: line.run,
+				split: line.split,
+				points: idx.map((i) => [line.steps[i],
+				    Series.jsonValue(line.values[i]),
+				    line.times[i],
+				    Series.jsonValue(line.smoothed ?
+				    line.smoothed[i] : line.values[i])]),
+			})),
+		};
+
+		return JSON.stringify(doc, null, 1) + '\n';
+	}
+
+	/* A Blob URL on a link with a download name; nothing goes to the
+	 * server. */
+	function download(chart, format) {
+		const text = format === 'csv' ? chartCSV(chart) :
+		    chartJSON(chart);
+		const type = format === 'csv' ? 'text/csv' : 'application/json';
+		const url = URL.createObjectURL(new Blob([text],
+		    { type: type + ';charset=utf-8' }));
+		const a = el('a');
+
+		a.href = url;
+		a.download = fileName(chart.metric, format);
+		a.hidden = true;
+		document.body.append(a);
+		a.click();
+		a.remove();
+		setTimeout(() => URL.revokeObjectURL(url), 60000);
 	}
 
 	/* ---- polling ---- */
@@ -1009,8 +2044,88 @@
 		state.runs = body.runs || [];
 		state.byName = new Map(state.runs.map((r) => [r.name, r]));
 		state.loadedRuns = true;
-		renderRunList();
-		chooseDefaultRun();
+	}
+
+	/* Only the chosen runs, each by itself; a run gone is dropped. */
+	async function refreshChosen() {
+		const names = state.view.runs.filter((n) =>
+		    state.byName.has(n));
+		const got = await Promise.all(names.map((n) =>
+		    getJSON(runPath(n)).catch((e) => {
+			if (e.status === 404)
+				return null;
+			throw e;
+		    })));
+
+		names.forEach((n, i) => {
+			const run = got[i];
+			if (!run) {
+				state.byName.delete(n);
+				state.runs = state.runs.filter((r) =>
+				    r.name !== n);
+				return;
+			}
+			state.byName.set(n, run);
+			const at = state.runs.findIndex((r) => r.name === n);
+			if (at >= 0)
+				state.runs[at] = run;
+		});
+	}
+
+	/* The charts that fetch: those on or near the screen, or all of
+	 * them when the view holds few lines. */
+	function visibleCharts() {
+		const all = [...state.contribs.values(),
+		    ...state.charts.values()];
+		const lines = all.reduce((n, c) => n +
+		    (c.isContrib ? c.series : c.lines).length, 0);
+
+		if (lines <= EAGER_LINES)
+			return all;
+		return all.filter((c) => c.inView);
+	}
+
+	/* Fetches what the charts on screen need, then redraws those whose
+	 * points changed. */
+	async function refreshCharts() {
+		const jobs = [];
+
+		for (const chart of visibleCharts()) {
+			const width = plotWidth(chart) *
+			    (chart.isContrib ? CONTRIB_DENSITY : 1);
+			const list = chart.isContrib ? chart.series : chart.lines;
+			for (const s of list) {
+				jobs.push(syncSeries(s, width).then((ch) => {
+					if (ch)
+						chart.dirty = true;
+				}));
+			}
+		}
+		await Promise.all(jobs);
+		redrawDirty();
+	}
+
+	/* Redraws the charts marked dirty that hold points; those never
+	 * on screen wait for their first fetch. */
+	function redrawDirty() {
+		const all = [...state.contribs.values(),
+		    ...state.charts.values()];
+
+		for (const chart of all) {
+			const held = chart.isContrib ? chart.series :
+			    chart.lines;
+			if (!chart.dirty || !(chart.inView ||
+			    held.some((s) => s.loaded)))
+				continue;
+			chart.dirty = false;
+			if (chart.isContrib) {
+				buildContrib(chart);
+				drawContrib(chart);
+			} else {
+				buildChart(chart);
+				drawChart(chart);
+			}
+		}
 	}
 
 	/* One polling round; rounds never overlap, and a request for a
@@ -1024,9 +2139,23 @@
 		}
 		state.busy = true;
 		try {
-			await refreshRuns();
-			await refreshView();
-			setStatus('');
+			const round = state.refreshes;
+			if (!state.loadedRuns || round % LIST_EVERY === 0 ||
+			    state.view.runs.length > FEW_RUNS)
+				await refreshRuns();
+			else
+				await refreshChosen();
+			renderTable();
+			chooseDefaultRun();
+			const changed = await Promise.all(state.view.runs.map(
+			    (n) => refreshMetrics(n)));
+			if (changed.some(Boolean) || !state.order)
+				layoutCharts();
+			else
+				placeholder(allMetrics());
+			await refreshCharts();
+			if (dom.status.classList.contains('bad'))
+				setStatus('');
 		} catch (e) {
 			setStatus('Cannot load from lossmond: ' + e.message +
 			    ' (retrying)', true);
@@ -1042,24 +2171,169 @@
 		}
 	}
 
-	/* The axis choice is a viewing preference, not part of the view a
-	 * link shares, so it is kept in the browser. Storage may be off. */
-	const LOG_KEY = 'lossmon.logScale';
+	function schedule() {
+		if (state.busy)
+			state.again = true;
+		else
+			tick();
+	}
 
-	function loadLogScale() {
+	/* ---- the controls ---- */
+
+	function renderControls() {
+		const v = state.view;
+
+		dom.xMode.value = v.x;
+		dom.yMode.value = v.y;
+		dom.contrib.value = v.contrib;
+		dom.smooth.value = String(Math.min(v.smooth,
+		    Number(dom.smooth.max)));
+		dom.smoothNum.value = String(v.smooth);
+		fillMetricSelect(allMetrics());
+		renderZoomText();
+	}
+
+	/* After the view changed: every chart is redrawn from what it
+	 * holds, and a round fetches what is missing. */
+	function viewChanged(opts) {
+		renderControls();
+		renderChosen();
+		layoutCharts();
+		for (const chart of state.charts.values())
+			chart.dirty = true;
+		for (const c of state.contribs.values())
+			c.dirty = true;
+		if (opts && opts.zoom)
+			renderZoomText();
+		redrawDirty();
+		schedule();
+	}
+
+	function setSmooth(value) {
+		let w = Number(value);
+
+		if (!Number.isFinite(w))
+			return;
+		w = Math.min(ViewState.MAX_SMOOTH, Math.max(0, w));
+		w = Math.round(w * 1000) / 1000;
+		if (w === state.view.smooth)
+			return;
+		state.view.smooth = w;
+		writeHash();
+		dom.smoothNum.value = String(w);
+		if (document.activeElement !== dom.smooth)
+			dom.smooth.value = String(w);
+		for (const chart of state.charts.values())
+			chart.dirty = true;
+		for (const c of state.contribs.values())
+			c.dirty = true;
+		redrawDirty();
+	}
+
+	function bindControls() {
+		dom.filter.addEventListener('input', renderTable);
+		dom.filter.addEventListener('keydown', onFilterKey);
+		dom.tbody.addEventListener('keydown', onTableKey);
+		dom.tbody.addEventListener('change', (ev) => {
+			if (ev.target.matches('input[type=checkbox]'))
+				onBoxChange(ev);
+		});
+		dom.table.tHead.addEventListener('click', onSortClick);
+		dom.chooseShown.addEventListener('click', chooseShown);
+		dom.clearChosen.addEventListener('click', () => setChosen([]));
+		dom.metric.addEventListener('change', () => {
+			state.view.metric = dom.metric.value;
+			writeHash();
+			viewChanged();
+		});
+		dom.xMode.addEventListener('change', () => {
+			state.view.x = dom.xMode.value;
+			state.view.zoom = null;
+			writeHash();
+			viewChanged({ zoom: true });
+		});
+		dom.yMode.addEventListener('change', () => {
+			state.view.y = dom.yMode.value;
+			writeHash();
+			viewChanged();
+		});
+		dom.contrib.addEventListener('change', () => {
+			state.view.contrib = dom.contrib.value;
+			writeHash();
+			viewChanged();
+		});
+		dom.smooth.addEventListener('input', () =>
+		    setSmooth(dom.smooth.value));
+		dom.smoothNum.addEventListener('change', () =>
+		    setSmooth(dom.smoothNum.value));
+		dom.resetZoom.addEventListener('click', () => setZoom(null));
+		dom.theme.addEventListener('change', () => {
+			saveTheme(dom.theme.value);
+			applyTheme(dom.theme.value);
+		});
+		document.querySelector('.skip').addEventListener('click',
+		    (ev) => {
+			ev.preventDefault();
+			dom.view.focus();
+		});
+	}
+
+	/* ---- theme: a browser preference, not part of a shared view ---- */
+
+	const THEME_KEY = 'lossmon.theme';
+
+	function loadTheme() {
 		try {
-			return localStorage.getItem(LOG_KEY) === '1';
+			return localStorage.getItem(THEME_KEY) || 'auto';
 		} catch (e) {
-			return false;
+			return 'auto';
 		}
 	}
 
-	function saveLogScale(on) {
+	function saveTheme(t) {
 		try {
-			localStorage.setItem(LOG_KEY, on ? '1' : '0');
+			localStorage.setItem(THEME_KEY, t);
 		} catch (e) {
 			/* only the preference is lost */
 		}
+	}
+
+	function applyTheme(t) {
+		if (t === 'light' || t === 'dark')
+			document.documentElement.dataset.theme = t;
+		else
+			delete document.documentElement.dataset.theme;
+		dom.theme.value = t === 'light' || t === 'dark' ? t : 'auto';
+		redrawAll();
+	}
+
+	function redrawAll() {
+		renderChosen();
+		for (const chart of state.charts.values()) {
+			chart.sig = '';
+			chart.dirty = true;
+		}
+		for (const c of state.contribs.values()) {
+			c.sig = '';
+			c.dirty = true;
+		}
+		redrawDirty();
+	}
+
+	function resizeCharts() {
+		let wider = false;
+
+		for (const chart of [...state.charts.values(),
+		    ...state.contribs.values()]) {
+			const w = chart.plot.clientWidth;
+			if (chart.u && w && w !== chart.u.width) {
+				chart.u.setSize({ width: w,
+				    height: chart.u.height });
+				wider = true;
+			}
+		}
+		if (wider)
+			schedule();
 	}
 
 	/* ---- start ---- */
@@ -1068,85 +2342,144 @@
 		let resizeFrame = 0;
 
 		if (typeof window.uPlot !== 'function') {
-			showPlaceholder('The chart library did not load ' +
-			    '(vendor/uPlot.iife.min.js); run make to ' +
-			    'install it.');
+			dom.placeholder.textContent = 'The chart library did ' +
+			    'not load (vendor/uPlot.iife.min.js); run make to ' +
+			    'install it.';
 			return;
 		}
+		applyTheme(loadTheme());
+		readHash();
+		bindControls();
+		renderControls();
 		window.addEventListener('hashchange', () => {
-			if (selectFromHash())
-				tick();
+			if (readHash()) {
+				writeHash();
+				viewChanged({ zoom: true });
+			}
 		});
 		document.addEventListener('visibilitychange', () => {
 			if (!document.hidden)
-				tick();
-		});
-		/* The address bar's fragment names the run, so the skip link
-		 * moves focus itself instead of changing it. */
-		document.querySelector('.skip').addEventListener('click',
-		    (ev) => {
-			ev.preventDefault();
-			dom.view.focus();
-		});
-		dom.filter.addEventListener('input', renderRunList);
-		dom.filter.addEventListener('keydown', onFilterKey);
-		dom.runList.addEventListener('keydown', onListKey);
-		dom.logScale.checked = loadLogScale();
-		dom.logScale.addEventListener('change', () => {
-			saveLogScale(dom.logScale.checked);
-			redrawAll();
+				schedule();
 		});
 		darkQuery.addEventListener('change', redrawAll);
+		if ('IntersectionObserver' in window)
+			state.observer = new IntersectionObserver((entries) => {
+				let more = false;
+				for (const e of entries) {
+					const c = findChart(e.target);
+					if (!c)
+						continue;
+					if (e.isIntersecting && !c.inView)
+						more = true;
+					c.inView = e.isIntersecting;
+				}
+				if (more) {
+					redrawDirty();
+					schedule();
+				}
+			}, { rootMargin: '400px 0px' });
 		new ResizeObserver(() => {
 			cancelAnimationFrame(resizeFrame);
 			resizeFrame = requestAnimationFrame(resizeCharts);
-		}).observe(dom.charts);
-		selectFromHash();
+		}).observe(dom.view);
 		tick();
 	}
 
-	/* A chart as the test hook shows it: copies of the uPlot data. */
-	function snapshot(view, c) {
-		const series = c.list.map((s, i) => {
-			const values = c.u.data[i + 1].slice();
-			return {
-				split: s.split,
-				points: values.filter((v) => v !== undefined)
-				    .length,
-				values: values,
-			};
-		});
-		const nonFinite = c.nonFinite.map((n) => ({
-			split: n.split,
-			step: n.step,
-			value: apiString(n.value),
-		}));
+	function findChart(card) {
+		for (const c of state.charts.values()) {
+			if (c.card === card)
+				return c;
+		}
+		for (const c of state.contribs.values()) {
+			if (c.card === card)
+				return c;
+		}
+		return null;
+	}
+
+	/* ---- the test hook ---- */
+
+	function hookValue(v) {
+		return v === undefined || v === null ? v : Series.jsonValue(v);
+	}
+
+	function snapshot(chart) {
+		const u = chart.u;
+		const per = state.view.smooth > 0 ? 2 : 1;
 
 		return {
-			metric: c.metric,
-			kind: view.kinds.get(c.metric),
-			steps: c.u.data[0].slice(),
-			series: series,
-			nonFinite: nonFinite,
+			metric: chart.metric,
+			kind: chart.kind,
+			width: u.bbox.width / (window.devicePixelRatio || 1),
+			xRange: [u.scales.x.min, u.scales.x.max],
+			yRange: [u.scales.y.min, u.scales.y.max],
+			log: chart.log,
+			nonFinite: chart.nonFinite.map((n) => ({
+				run: n.run, split: n.split, step: n.step,
+				value: Series.exact(n.value),
+			})),
+			lines: chart.built.map((l, k) => {
+				const raw = u.data[1 + k * per];
+				const sm = per === 2 ? u.data[2 + k * per] : null;
+				const given = (ys) => ys.filter((v) =>
+				    v !== undefined && v !== null).length;
+				return {
+					run: l.run, split: l.split,
+					colour: l.colour, dash: l.dash,
+					rawAlpha: u.series[1 + k * per].alpha,
+					rawDrawn: given(raw[1]),
+					gaps: raw[1].filter((v) => v === null)
+					    .length,
+					steps: l.steps.slice(),
+					xs: raw[0].slice(),
+					values: l.values.map(hookValue),
+					smoothed: l.smoothed ?
+					    l.smoothed.map(hookValue) : null,
+					drawn: given((sm || raw)[1]),
+				};
+			}),
+		};
+	}
+
+	function contribSnapshot(c) {
+		return {
+			run: c.run, split: c.split, mode: state.view.contrib,
+			steps: c.data.steps.slice(),
+			terms: c.terms.map((l, k) => ({
+				name: l.name, weight: l.weight,
+				parts: c.data.parts[k].map(hookValue),
+				layer: c.u ? c.u.data[k + 1].slice() : [],
+			})),
 		};
 	}
 
 	Object.defineProperty(window, 'lossmon', {
 		value: Object.freeze({
-			get run() {
-				return state.view ? state.view.name : null;
+			get view() {
+				return JSON.parse(JSON.stringify(state.view));
 			},
 			get refreshes() {
 				return state.refreshes;
 			},
+			get historyRequests() {
+				return state.historyRequests;
+			},
+			get rows() {
+				return shownRows().map((tr) => {
+					const n = tr.querySelector('input')
+					    .dataset.run;
+					return { name: n,
+					    chosen: state.view.runs.includes(n),
+					    colour: runColour(n) };
+				});
+			},
 			get charts() {
-				const view = state.view;
-				if (!view)
-					return [];
-				return chartOrder(view)
-				    .map((m) => view.charts.get(m))
-				    .filter((c) => c && c.u)
-				    .map((c) => snapshot(view, c));
+				return Array.from(state.charts.values())
+				    .filter((c) => c.u).map(snapshot);
+			},
+			get contributions() {
+				return Array.from(state.contribs.values())
+				    .filter((c) => c.data).map(contribSnapshot);
 			},
 		}),
 	});
