@@ -555,8 +555,12 @@ api_batch_post(struct api *api, const struct api_request *req,
 	struct batch_write	 ctx;
 	char			 why[256];
 	size_t			 i;
+	int			 rc;
 
-	if (codec_batch(req->body, req->len, &b, &err) == -1) {
+	rc = req->parts != NULL ?
+	    codec_batch_parts(req->parts, req->nparts, &b, &err) :
+	    codec_batch(req->body, req->len, &b, &err);
+	if (rc == -1) {
 		api_codec_error(rep, &err);
 		return;
 	}

@@ -27,6 +27,9 @@ struct api_request {
 	void		 *arg_ctx;
 	const char	 *body;
 	size_t		  len;
+	/* The parts of a multipart/form-data body, instead of body. */
+	const struct codec_part *parts;
+	size_t		  nparts;
 };
 
 struct api_reply {

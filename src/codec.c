@@ -10,10 +10,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "arrays.h"
 #include "codec.h"
 #include "loss.h"
 
-#define PATH_MAX_LEN	96	/* "predictions[12][3]" and the like */
 
 static size_t	 max_elements = 16u << 20;
 static size_t	 max_depth = 32;
@@ -405,98 +405,6 @@ codec_split(const cJSON *root, char *split, struct codec_error *err)
 	return 0;
 }
 
-/* Finds the shape of a nested array by its first elements. */
-static int
-codec_shape(const cJSON *arr, const char *field, struct tensor *t,
-    struct codec_error *err)
-{
-	const cJSON	*it = arr;
-	size_t		 n = 1, len;
-
-	t->ndim = 0;
-	while (cJSON_IsArray(it)) {
-		if (t->ndim == LOSS_MAX_DIMS)
-			return codec_invalid(err, "%s has more than %d"
-			    " dimensions", field, LOSS_MAX_DIMS);
-		len = (size_t)cJSON_GetArraySize(it);
-		t->shape[t->ndim++] = len;
-		if (len != 0 && n > SIZE_MAX / 8 / len)
-			return codec_invalid(err, "%s is too large", field);
-		n *= len;
-		it = it->child;
-	}
-	t->n = n;
-	if (n > max_elements) {
-		codec_error_set(err, 413, "too_large", "%s has %zu values; the"
-		    " limit is %zu (max_batch_elements)", field, n,
-		    max_elements);
-		return -1;
-	}
-	return 0;
-}
-
-/* Copies the values of a nested array of the given shape into data,
- * checking that every sub-array has the shape's length. */
-static int
-codec_fill(const cJSON *arr, const struct tensor *t, int dim, char *path,
-    size_t plen, double **data, struct codec_error *err)
-{
-	const cJSON	*it;
-	size_t		 i = 0;
-	int		 w;
-
-	if (!cJSON_IsArray(arr))
-		return codec_invalid(err, "%s must be an array of %zu"
-		    " elements, like its siblings", path, t->shape[dim]);
-	if ((size_t)cJSON_GetArraySize(arr) != t->shape[dim])
-		return codec_invalid(err, "%s has %d elements but the first"
-		    " array at its depth has %zu (arrays must not be ragged)",
-		    path, cJSON_GetArraySize(arr), t->shape[dim]);
-	cJSON_ArrayForEach(it, arr) {
-		w = snprintf(path + plen, PATH_MAX_LEN - plen, "[%zu]", i++);
-		if (w < 0 || (size_t)w >= PATH_MAX_LEN - plen)
-			w = (int)strlen(path + plen);
-		if (dim + 1 < t->ndim) {
-			if (codec_fill(it, t, dim + 1, path, plen + (size_t)w,
-			    data, err) == -1)
-				return -1;
-		} else if (cJSON_IsArray(it)) {
-			return codec_invalid(err, "%s is an array but the"
-			    " first element at its depth is a number", path);
-		} else if (codec_double(it, path, (*data)++, err) == -1)
-			return -1;
-	}
-	path[plen] = '\0';
-	return 0;
-}
-
-static int
-codec_array(const cJSON *root, const char *field, struct codec_array *a,
-    struct codec_error *err)
-{
-	const cJSON	*arr = cJSON_GetObjectItemCaseSensitive(root, field);
-	char		 path[PATH_MAX_LEN];
-	double		*cursor;
-
-	if (arr == NULL) {
-		codec_error_set(err, 400, "missing_field", "%s is missing",
-		    field);
-		return -1;
-	}
-	if (!cJSON_IsArray(arr))
-		return codec_invalid(err, "%s must be an array", field);
-	if (codec_shape(arr, field, &a->t, err) == -1)
-		return -1;
-	if ((a->data = malloc(a->t.n ? a->t.n * sizeof(double) : 1)) == NULL) {
-		codec_error_set(err, 413, "too_large", "%s is too large to"
-		    " hold in memory", field);
-		return -1;
-	}
-	a->t.data = a->data;
-	snprintf(path, sizeof(path), "%s", field);
-	cursor = a->data;
-	return codec_fill(arr, &a->t, 0, path, strlen(path), &cursor, err);
-}
 
 /* Rejects keys of a batch that are neither its own fields nor the
  * name of an input array of some loss type. */
@@ -527,34 +435,132 @@ static int
 codec_inputs(const cJSON *root, struct batch_req *req,
     struct codec_error *err)
 {
+	const cJSON	*it;
 	const char	*name;
 	int		 f;
 
 	for (f = 0; f < LOSS_NFIELDS; f++) {
 		name = loss_field_name((enum loss_field)f);
-		if (f != LOSS_PREDICTIONS &&
-		    cJSON_GetObjectItemCaseSensitive(root, name) == NULL)
+		/* Arrays were read before cJSON saw the body. */
+		if (req->inputs.t[f] != NULL)
 			continue;
-		if (codec_array(root, name, &req->in[f], err) == -1)
+		it = cJSON_GetObjectItemCaseSensitive(root, name);
+		if (it == NULL && f == LOSS_PREDICTIONS) {
+			codec_error_set(err, 400, "missing_field", "%s is"
+			    " missing", name);
 			return -1;
-		req->inputs.t[f] = &req->in[f].t;
+		}
+		/* An array here had its key written with escapes. */
+		if (cJSON_IsArray(it))
+			return codec_invalid(err, "%s must be written as a"
+			    " plain key, without escapes", name);
+		if (it != NULL)
+			return codec_invalid(err, "%s must be an array", name);
 	}
 	return 0;
 }
 
-int
-codec_batch(const char *body, size_t len, struct batch_req *req,
+/* The end of the JSON string that starts at s[i] == '"', or len. */
+static size_t
+codec_string_end(const char *s, size_t len, size_t i)
+{
+	for (i++; i < len && s[i] != '"'; i++)
+		if (s[i] == '\\')
+			i++;
+	return i < len ? i + 1 : len;
+}
+
+/*
+ * Reads the input arrays of a batch body (top-level keys that name a
+ * loss input and hold an array) straight into req with arrays_json(),
+ * and writes into skel the body with each of those arrays replaced by
+ * 0, for cJSON to check the rest.  Whatever is not well-formed is left
+ * in skel, where cJSON finds it.
+ */
+static int
+codec_batch_arrays(const char *s, size_t len, struct batch_req *req,
+    char *skel, size_t *skel_len, struct codec_error *err)
+{
+	struct codec_array	 a;
+	enum loss_field		 f;
+	size_t			 i, k, o = 0, depth = 0, used, klen;
+	int			 want_key = 0;
+	char			 key[40];
+
+	for (i = 0; i < len; ) {
+		if (s[i] == '"') {
+			k = codec_string_end(s, len, i);
+			klen = k - i - 2;
+			memcpy(skel + o, s + i, k - i);
+			o += k - i;
+			if (!want_key || depth != 1 || k > len - 1 ||
+			    klen >= sizeof(key)) {
+				want_key = 0;
+				i = k;
+				continue;
+			}
+			want_key = 0;
+			memcpy(key, s + i + 1, klen);
+			key[klen] = '\0';
+			for (i = k; i < len && strchr(" \t\r\n:", s[i]); i++)
+				skel[o++] = s[i];
+			if (i >= len || s[i] != '[' ||
+			    loss_field_lookup(key, &f) == -1)
+				continue;
+			if (req->inputs.t[f] != NULL)
+				return codec_invalid(err, "%s is given twice",
+				    key);
+			if (arrays_json(s + i, len - i, key, max_elements, &a,
+			    &used, err) == -1)
+				return -1;
+			req->in[f] = a;
+			req->inputs.t[f] = &req->in[f].t;
+			skel[o++] = '0';
+			i += used;
+			continue;
+		}
+		if (s[i] == '{' || s[i] == '[')
+			want_key = ++depth == 1 && s[i] == '{';
+		else if (s[i] == '}' || s[i] == ']')
+			depth--;
+		else if (s[i] == ',' && depth == 1)
+			want_key = 1;
+		skel[o++] = s[i++];
+	}
+	*skel_len = o;
+	return 0;
+}
+
+/* Decodes a JSON batch body into req, which may hold input arrays
+ * from elsewhere already; frees req on failure. */
+static int
+codec_batch_into(const char *body, size_t len, struct batch_req *req,
     struct codec_error *err)
 {
 	cJSON	*root;
+	char	*skel;
+	size_t	 skel_len = 0;
 	int	 rc = -1;
 
-	memset(req, 0, sizeof(*req));
-	if (codec_parse(body, len, &root, err) == -1)
+	if (codec_depth(body, len) > max_depth) {
+		codec_error_set(err, 400, "bad_json", "the request body nests"
+		    " deeper than %zu levels (max_json_depth)", max_depth);
 		return -1;
+	}
+	/* The skeleton is never longer than the body. */
+	if ((skel = malloc(len + 1)) == NULL) {
+		codec_error_set(err, 413, "too_large", "out of memory");
+		return -1;
+	}
+	if (codec_batch_arrays(body, len, req, skel, &skel_len, err) == -1 ||
+	    codec_parse(skel, skel_len, &root, err) == -1) {
+		free(skel);
+		codec_batch_free(req);
+		return -1;
+	}
 	if (codec_batch_keys(root, err) == -1 ||
 	    codec_id(root, req->id, err) == -1 ||
-	    codec_step(root, body, len, &req->step, err) == -1 ||
+	    codec_step(root, skel, skel_len, &req->step, err) == -1 ||
 	    codec_split(root, req->split, err) == -1 ||
 	    codec_inputs(root, req, err) == -1)
 		goto out;
@@ -562,9 +568,62 @@ codec_batch(const char *body, size_t len, struct batch_req *req,
 
 out:
 	cJSON_Delete(root);
+	free(skel);
 	if (rc == -1)
 		codec_batch_free(req);
 	return rc;
+}
+
+int
+codec_batch(const char *body, size_t len, struct batch_req *req,
+    struct codec_error *err)
+{
+	memset(req, 0, sizeof(*req));
+	return codec_batch_into(body, len, req, err);
+}
+
+int
+codec_batch_parts(const struct codec_part *parts, size_t n,
+    struct batch_req *req, struct codec_error *err)
+{
+	const struct codec_part	*meta = NULL;
+	enum loss_field		 f;
+	size_t			 i;
+
+	memset(req, 0, sizeof(*req));
+	for (i = 0; i < n; i++) {
+		if (strcmp(parts[i].name, "batch") == 0) {
+			if (meta != NULL)
+				goto twice;
+			meta = &parts[i];
+			continue;
+		}
+		if (loss_field_lookup(parts[i].name, &f) == -1) {
+			codec_invalid(err, "part \"%.40s\": unknown (parts:"
+			    " batch, and the inputs as .npy files)",
+			    parts[i].name);
+			goto fail;
+		}
+		if (req->inputs.t[f] != NULL)
+			goto twice;
+		if (arrays_npy(parts[i].data, parts[i].len, parts[i].name,
+		    max_elements, &req->in[f], err) == -1)
+			goto fail;
+		req->inputs.t[f] = &req->in[f].t;
+	}
+	if (meta == NULL) {
+		codec_error_set(err, 400, "missing_field", "the part \"batch\""
+		    " is missing (a JSON object with step, split and id)");
+		goto fail;
+	}
+	return codec_batch_into((const char *)meta->data, meta->len, req,
+	    err);
+
+twice:
+	codec_invalid(err, "part \"%.40s\" is given twice", parts[i].name);
+fail:
+	codec_batch_free(req);
+	return -1;
 }
 
 void

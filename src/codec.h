@@ -60,6 +60,13 @@ struct batch_req {
 	struct loss_inputs inputs;
 };
 
+/* A part of a multipart/form-data body: its name and its bytes. */
+struct codec_part {
+	const char		*name;
+	const unsigned char	*data;
+	size_t			 len;
+};
+
 /* The body of POST /runs/{run}/scalars. */
 struct scalars_req {
 	int64_t		 step;
@@ -99,6 +106,16 @@ void	 codec_run_spec_free(struct run_spec *);
 int	 codec_batch(const char *body, size_t len, struct batch_req *,
 	    struct codec_error *);
 void	 codec_batch_free(struct batch_req *);
+
+/*
+ * Decodes a batch sent as multipart/form-data: a part named "batch"
+ * holds the JSON object (step, split, id, and any input arrays as
+ * JSON), and a part named after an input ("predictions", "targets",
+ * ...) holds that array as a NumPy .npy file.  An input given twice is
+ * an error.  As codec_batch() otherwise.
+ */
+int	 codec_batch_parts(const struct codec_part *, size_t,
+	    struct batch_req *, struct codec_error *);
 
 int	 codec_scalars(const char *body, size_t len, struct scalars_req *,
 	    struct codec_error *);

@@ -42,10 +42,23 @@ struct http {
 };
 
 /* The state of one request while its body arrives. */
+#define MAX_PARTS	16
+
+/* A part of a multipart/form-data body as it arrives. */
+struct upload {
+	char		 name[64];
+	unsigned char	*data;
+	size_t		 len, cap;
+};
+
 struct exchange {
 	char		*body;
 	size_t		 len, cap;
 	int		 too_large;
+	struct MHD_PostProcessor *form;	/* multipart/form-data, or NULL */
+	struct upload	 parts[MAX_PARTS];
+	size_t		 nparts;
+	int		 bad_form;
 	struct timespec	 start;
 	char		*args[8];	/* decoded query arguments */
 	size_t		 nargs;
@@ -195,9 +208,10 @@ http_api(struct http *h, struct MHD_Connection *c, struct exchange *x,
 	struct api_request	 req;
 	struct api_reply	 rep;
 	struct MHD_Response	*resp;
+	struct codec_part	 parts[MAX_PARTS];
 	char			 buf[2048], *seg[ROUTE_MAX_SEGMENTS];
 	const char		*path = url + strlen(API_PREFIX);
-	size_t			 nseg;
+	size_t			 nseg, i;
 
 	if (route_segments(path, buf, sizeof(buf), seg, &nseg) == -1)
 		return http_error(c, x, method, url, 400, "invalid_field",
@@ -211,6 +225,19 @@ http_api(struct http *h, struct MHD_Connection *c, struct exchange *x,
 	req.arg_ctx = x;
 	req.body = x->body;
 	req.len = x->len;
+	if (x->form != NULL) {
+		if (x->bad_form)
+			return http_error(c, x, method, url, 400, "bad_form",
+			    "the multipart/form-data body is malformed or has"
+			    " more than 16 parts");
+		for (i = 0; i < x->nparts; i++) {
+			parts[i].name = x->parts[i].name;
+			parts[i].data = x->parts[i].data;
+			parts[i].len = x->parts[i].len;
+		}
+		req.parts = parts;
+		req.nparts = x->nparts;
+	}
 	api_handle(h->api, &req, &rep);
 	resp = http_json(rep.body);
 	if (resp != NULL && rep.allow != NULL)
@@ -387,6 +414,90 @@ http_dispatch(struct http *h, struct MHD_Connection *c, struct exchange *x,
 	return http_static(h, c, x, method, url);
 }
 
+/*
+ * Takes a chunk of a part of a multipart/form-data body: a chunk at
+ * offset 0 starts a new part.  The parts together may not pass the
+ * body limit.
+ */
+static enum MHD_Result
+http_part(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *filename, const char *type, const char *encoding,
+    const char *data, uint64_t off, size_t size)
+{
+	struct exchange	*x = cls;
+	struct upload	*u;
+	unsigned char	*p;
+	size_t		 cap, total = 0, i;
+
+	(void)kind;
+	(void)filename;
+	(void)type;
+	(void)encoding;
+	for (i = 0; i < x->nparts; i++)
+		total += x->parts[i].len;
+	if (x->too_large || total + size > x->h->o.max_body) {
+		x->too_large = 1;
+		return MHD_YES;
+	}
+	if (off == 0) {
+		if (x->nparts == MAX_PARTS || key == NULL) {
+			x->bad_form = 1;
+			return MHD_NO;
+		}
+		u = &x->parts[x->nparts++];
+		snprintf(u->name, sizeof(u->name), "%s", key);
+	}
+	if (x->nparts == 0)
+		return MHD_NO;
+	u = &x->parts[x->nparts - 1];
+	if (u->len + size > u->cap) {
+		cap = (u->len + size) * 2;
+		if ((p = realloc(u->data, cap)) == NULL) {
+			x->too_large = 1;
+			return MHD_YES;
+		}
+		u->data = p;
+		u->cap = cap;
+	}
+	if (size > 0)
+		memcpy(u->data + u->len, data, size);
+	u->len += size;
+	return MHD_YES;
+}
+
+/*
+ * Prepares for the body of a request: a form processor for
+ * multipart/form-data, and otherwise a buffer of the announced length,
+ * so that a large body is not copied as it grows.
+ */
+static void
+http_begin_body(struct http *h, struct MHD_Connection *c,
+    struct exchange *x)
+{
+	const char		*type, *length;
+	char			*end;
+	unsigned long long	 n;
+
+	type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (type != NULL && strncasecmp(type, "multipart/form-data", 19) ==
+	    0) {
+		if ((x->form = MHD_create_post_processor(c, 65536, http_part,
+		    x)) == NULL)
+			x->bad_form = 1;
+		return;
+	}
+	length = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (length == NULL)
+		return;
+	n = strtoull(length, &end, 10);
+	if (*end != '\0' || n == 0 || n > h->o.max_body)
+		return;
+	if ((x->body = malloc((size_t)n + 1)) != NULL)
+		x->cap = (size_t)n + 1;
+}
+
 /* Appends a chunk of the body, or marks the request too large. */
 static void
 http_body(struct http *h, struct exchange *x, const char *data, size_t n)
@@ -431,10 +542,15 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		__atomic_add_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
 		clock_gettime(CLOCK_MONOTONIC, &x->start);
 		*state = x;
+		http_begin_body(h, c, x);
 		return MHD_YES;
 	}
 	if (*size != 0) {
-		http_body(h, x, data, *size);
+		if (x->form == NULL)
+			http_body(h, x, data, *size);
+		else if (!x->bad_form &&
+		    MHD_post_process(x->form, data, *size) != MHD_YES)
+			x->bad_form = 1;
 		*size = 0;
 		return MHD_YES;
 	}
@@ -456,6 +572,10 @@ http_completed(void *cls, struct MHD_Connection *c, void **state,
 	    __ATOMIC_SEQ_CST);
 	for (i = 0; i < x->nargs; i++)
 		free(x->args[i]);
+	for (i = 0; i < x->nparts; i++)
+		free(x->parts[i].data);
+	if (x->form != NULL)
+		MHD_destroy_post_processor(x->form);
 	free(x->body);
 	free(x);
 	*state = NULL;

@@ -1,0 +1,453 @@
+/* Input arrays: nested JSON numbers and NumPy files, into doubles. */
+#include "config.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arrays.h"
+#include "codec.h"
+#include "loss.h"
+
+#define PATH_LEN	96		/* "predictions[12][3]" and the like */
+
+/* The state of one JSON array being read. */
+struct reader {
+	const char		*s;
+	size_t			 len, i;
+	const char		*field;
+	size_t			 max;
+	struct codec_array	*a;
+	size_t			 cap;		/* doubles a->data can hold */
+	int			 ndim;		/* 0 until known */
+	int			 known[LOSS_MAX_DIMS];	/* shape[d] is set */
+	char			 path[PATH_LEN];
+	size_t			 plen;
+	struct codec_error	*err;
+};
+
+static int	 arrays_fail(struct reader *, int, const char *, const char *,
+		    ...) __attribute__((format(printf, 4, 5)));
+
+/* Sets an error about the element at the current path; returns -1. */
+static int
+arrays_fail(struct reader *r, int status, const char *code,
+    const char *fmt, ...)
+{
+	char	 msg[200];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	codec_error_set(r->err, status, code, "%s %s", r->path, msg);
+	return -1;
+}
+
+static void
+arrays_ws(struct reader *r)
+{
+	while (r->i < r->len && (r->s[r->i] == ' ' || r->s[r->i] == '\t' ||
+	    r->s[r->i] == '\n' || r->s[r->i] == '\r'))
+		r->i++;
+}
+
+static int
+arrays_digit(const struct reader *r, size_t j)
+{
+	return j < r->len && r->s[j] >= '0' && r->s[j] <= '9';
+}
+
+/* The end of the JSON number at s[i], or i when there is none there. */
+static size_t
+arrays_number_end(const struct reader *r, size_t i)
+{
+	size_t	 j = i;
+
+	if (j < r->len && r->s[j] == '-')
+		j++;
+	if (!arrays_digit(r, j))
+		return i;
+	if (r->s[j++] != '0')
+		while (arrays_digit(r, j))
+			j++;
+	if (j < r->len && r->s[j] == '.') {
+		if (!arrays_digit(r, ++j))
+			return i;
+		while (arrays_digit(r, j))
+			j++;
+	}
+	if (j < r->len && (r->s[j] == 'e' || r->s[j] == 'E')) {
+		j++;
+		if (j < r->len && (r->s[j] == '+' || r->s[j] == '-'))
+			j++;
+		if (!arrays_digit(r, j))
+			return i;
+		while (arrays_digit(r, j))
+			j++;
+	}
+	return j;
+}
+
+/* Whether s[i] starts a JSON value that is not a number or an array:
+ * a string, an object, true, false or null.  Such a value is the wrong
+ * kind of element; anything else is not JSON at all. */
+static int
+arrays_json_value(const struct reader *r)
+{
+	static const char *const words[] = { "true", "false", "null" };
+	size_t	 i = r->i, k;
+
+	if (i >= r->len)
+		return 0;
+	if (r->s[i] == '{')
+		return 1;
+	if (r->s[i] == '"') {
+		for (i++; i < r->len && r->s[i] != '"'; i++)
+			if (r->s[i] == '\\')
+				i++;
+		return i < r->len;
+	}
+	for (k = 0; k < 3; k++)
+		if (r->len - i >= strlen(words[k]) &&
+		    memcmp(r->s + i, words[k], strlen(words[k])) == 0)
+			return 1;
+	return 0;
+}
+
+/* Reads one number, or one of the strings that stand for NaN and the
+ * infinities, into *v. */
+static int
+arrays_value(struct reader *r, double *v)
+{
+	static const struct { const char *text; double v; } words[] = {
+		{ "\"NaN\"", NAN },
+		{ "\"Infinity\"", INFINITY },
+		{ "\"-Infinity\"", -INFINITY },
+	};
+	char	 buf[64], *copy;
+	size_t	 end, n, k;
+
+	for (k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
+		n = strlen(words[k].text);
+		if (r->len - r->i >= n && memcmp(r->s + r->i, words[k].text,
+		    n) == 0) {
+			*v = words[k].v;
+			r->i += n;
+			return 0;
+		}
+	}
+	if ((end = arrays_number_end(r, r->i)) == r->i) {
+		if (!arrays_json_value(r))
+			return arrays_fail(r, 400, "bad_json", "is not valid"
+			    " JSON");
+		return arrays_fail(r, 400, "invalid_field", "is not a number"
+		    " (numbers, or the strings \"NaN\", \"Infinity\","
+		    " \"-Infinity\")");
+	}
+	/* strtod wants a terminated string, and the body is not one. */
+	n = end - r->i;
+	copy = n < sizeof(buf) ? buf : malloc(n + 1);
+	if (copy == NULL)
+		return arrays_fail(r, 413, "too_large", "is too long");
+	memcpy(copy, r->s + r->i, n);
+	copy[n] = '\0';
+	*v = strtod(copy, NULL);
+	if (copy != buf)
+		free(copy);
+	r->i = end;
+	return 0;
+}
+
+static int
+arrays_push(struct reader *r, double v)
+{
+	double	*p;
+	size_t	 cap;
+
+	if (r->a->t.n == r->max)
+		return arrays_fail(r, 413, "too_large", "is past the limit of"
+		    " %zu values in one array (max_batch_elements)", r->max);
+	if (r->a->t.n == r->cap) {
+		cap = r->cap ? r->cap * 2 : 1024;
+		if ((p = realloc(r->a->data, cap * sizeof(*p))) == NULL)
+			return arrays_fail(r, 413, "too_large", "does not fit"
+			    " in memory");
+		r->a->data = p;
+		r->cap = cap;
+	}
+	r->a->data[r->a->t.n++] = v;
+	return 0;
+}
+
+/* Checks the length of a closed array at depth d against its peers. */
+static int
+arrays_close(struct reader *r, int d, size_t count)
+{
+	struct tensor	*t = &r->a->t;
+
+	if (!r->known[d]) {
+		r->known[d] = 1;
+		t->shape[d] = count;
+		if (count == 0 && r->ndim == 0)
+			r->ndim = d + 1;
+		return 0;
+	}
+	if (t->shape[d] != count)
+		return arrays_fail(r, 400, "invalid_field", "has %zu elements"
+		    " but the first array at its depth has %zu (arrays must"
+		    " not be ragged)", count, t->shape[d]);
+	return 0;
+}
+
+/* Reads the array at s[i] == '[' at depth d. */
+static int
+arrays_level(struct reader *r, int d)
+{
+	size_t	 count = 0, plen = r->plen;
+	double	 v = 0;
+	int	 w;
+
+	if (d == LOSS_MAX_DIMS)
+		return arrays_fail(r, 400, "invalid_field", "is nested deeper"
+		    " than %d dimensions", LOSS_MAX_DIMS);
+	r->i++;
+	arrays_ws(r);
+	if (r->i < r->len && r->s[r->i] == ']') {
+		r->i++;
+		return arrays_close(r, d, 0);
+	}
+	for (;;) {
+		w = snprintf(r->path + plen, PATH_LEN - plen, "[%zu]",
+		    count);
+		r->plen = w > 0 && (size_t)w < PATH_LEN - plen ?
+		    plen + (size_t)w : plen;
+		arrays_ws(r);
+		if (r->i < r->len && r->s[r->i] == '[') {
+			if (r->ndim != 0 && d + 1 >= r->ndim)
+				return arrays_fail(r, 400, "invalid_field",
+				    "is an array but the first element at its"
+				    " depth is a number");
+			if (arrays_level(r, d + 1) == -1)
+				return -1;
+		} else {
+			if (r->ndim == 0)
+				r->ndim = d + 1;
+			else if (r->ndim != d + 1)
+				return arrays_fail(r, 400, "invalid_field",
+				    "must be an array, like its siblings");
+			if (arrays_value(r, &v) == -1 || arrays_push(r, v) ==
+			    -1)
+				return -1;
+		}
+		count++;
+		arrays_ws(r);
+		r->plen = plen;
+		r->path[plen] = '\0';
+		if (r->i < r->len && r->s[r->i] == ',') {
+			r->i++;
+			continue;
+		}
+		if (r->i < r->len && r->s[r->i] == ']') {
+			r->i++;
+			return arrays_close(r, d, count);
+		}
+		return arrays_fail(r, 400, "bad_json", "is not valid JSON:"
+		    " ',' or ']' expected after element %zu", count - 1);
+	}
+}
+
+int
+arrays_json(const char *s, size_t len, const char *field, size_t max,
+    struct codec_array *a, size_t *used, struct codec_error *err)
+{
+	struct reader	 r;
+	double		*p;
+
+	memset(&r, 0, sizeof(r));
+	memset(a, 0, sizeof(*a));
+	r.s = s;
+	r.len = len;
+	r.field = field;
+	r.max = max;
+	r.a = a;
+	r.err = err;
+	snprintf(r.path, sizeof(r.path), "%s", field);
+	r.plen = strlen(r.path);
+	if (arrays_level(&r, 0) == -1) {
+		free(a->data);
+		a->data = NULL;
+		return -1;
+	}
+	a->t.ndim = r.ndim;
+	/* Give back what doubling took beyond the need. */
+	if (a->t.n > 0 && a->t.n < r.cap &&
+	    (p = realloc(a->data, a->t.n * sizeof(*p))) != NULL)
+		a->data = p;
+	if (a->data == NULL && (a->data = malloc(sizeof(double))) == NULL) {
+		codec_error_set(err, 413, "too_large", "out of memory");
+		return -1;
+	}
+	a->t.data = a->data;
+	*used = r.i;
+	return 0;
+}
+
+/* Finds the value text after 'key': in an .npy header dictionary. */
+static const char *
+arrays_npy_key(const char *h, const char *key)
+{
+	const char	*p = strstr(h, key);
+
+	if (p == NULL)
+		return NULL;
+	p += strlen(key);
+	while (*p == ' ')
+		p++;
+	if (*p++ != ':')
+		return NULL;
+	while (*p == ' ')
+		p++;
+	return p;
+}
+
+/* The item size of a dtype the API takes, or 0. */
+static size_t
+arrays_npy_type(const char *descr, char *kind)
+{
+	static const char *const types[] = { "<f8", "<f4", "<i8", "<i4",
+	    "<i2", "|i1", "<u8", "<u4", "<u2", "|u1", "|b1", NULL };
+	size_t	 i;
+
+	for (i = 0; types[i] != NULL; i++)
+		if (strncmp(descr, types[i], 3) == 0 && descr[3] == '\'') {
+			*kind = types[i][1];
+			return (size_t)(types[i][2] - '0');
+		}
+	return 0;
+}
+
+/* Reads the shape tuple "(3, 4)" of an .npy header. */
+static int
+arrays_npy_shape(const char *p, struct tensor *t, size_t max)
+{
+	char		*end;
+	unsigned long	 d;
+
+	if (*p++ != '(')
+		return -1;
+	t->ndim = 0;
+	t->n = 1;
+	for (;;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == ')')
+			return 0;
+		if (*p < '0' || *p > '9' || t->ndim == LOSS_MAX_DIMS)
+			return -1;
+		d = strtoul(p, &end, 10);
+		if (d != 0 && t->n > max / d)
+			return -2;
+		t->shape[t->ndim++] = d;
+		t->n *= d;
+		p = end;
+	}
+}
+
+/* Converts n items of a dtype to doubles. */
+static void
+arrays_npy_convert(const unsigned char *p, char kind, size_t size,
+    size_t n, double *out)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++, p += size) {
+		union {
+			double d; float f; int64_t i8; int32_t i4; int16_t i2;
+			int8_t i1; uint64_t u8; uint32_t u4; uint16_t u2;
+			uint8_t u1;
+		} u;
+
+		memcpy(&u, p, size);
+		if (kind == 'f')
+			out[i] = size == 8 ? u.d : (double)u.f;
+		else if (kind == 'i')
+			out[i] = size == 8 ? (double)u.i8 : size == 4 ?
+			    (double)u.i4 : size == 2 ? (double)u.i2 :
+			    (double)u.i1;
+		else
+			out[i] = size == 8 ? (double)u.u8 : size == 4 ?
+			    (double)u.u4 : size == 2 ? (double)u.u2 :
+			    (double)u.u1;
+	}
+}
+
+int
+arrays_npy(const unsigned char *p, size_t len, const char *field,
+    size_t max, struct codec_array *a, struct codec_error *err)
+{
+	char		 header[4096], kind = 0;
+	const char	*v;
+	size_t		 hlen, off, size;
+	int		 rc;
+
+	memset(a, 0, sizeof(*a));
+	if (len < 10 || memcmp(p, "\x93NUMPY", 6) != 0 || p[6] < 1 ||
+	    p[6] > 3) {
+		codec_error_set(err, 400, "invalid_field", "%s is not a NumPy"
+		    " .npy file (format 1.0 to 3.0)", field);
+		return -1;
+	}
+	hlen = p[6] == 1 ? (size_t)p[8] | (size_t)p[9] << 8 :
+	    len < 12 ? SIZE_MAX : (size_t)p[8] | (size_t)p[9] << 8 |
+	    (size_t)p[10] << 16 | (size_t)p[11] << 24;
+	off = p[6] == 1 ? 10 : 12;
+	if (hlen >= sizeof(header) || off + hlen > len) {
+		codec_error_set(err, 400, "invalid_field", "%s: the .npy"
+		    " header is cut short or too long", field);
+		return -1;
+	}
+	memcpy(header, p + off, hlen);
+	header[hlen] = '\0';
+	off += hlen;
+
+	if ((v = arrays_npy_key(header, "'descr'")) == NULL || *v++ != '\'' ||
+	    (size = arrays_npy_type(v, &kind)) == 0) {
+		codec_error_set(err, 400, "invalid_field", "%s: the .npy dtype"
+		    " must be little-endian float64, float32 or an integer"
+		    " type", field);
+		return -1;
+	}
+	if ((v = arrays_npy_key(header, "'fortran_order'")) == NULL ||
+	    strncmp(v, "False", 5) != 0) {
+		codec_error_set(err, 400, "invalid_field", "%s: the .npy array"
+		    " must be in C order (fortran_order False)", field);
+		return -1;
+	}
+	if ((v = arrays_npy_key(header, "'shape'")) == NULL ||
+	    (rc = arrays_npy_shape(v, &a->t, max)) != 0 || a->t.n > max) {
+		codec_error_set(err, v && rc == -2 ? 413 : 400, v && rc == -2 ?
+		    "too_large" : "invalid_field", "%s: the .npy shape is"
+		    " missing, malformed, deeper than %d dimensions or past"
+		    " %zu values", field, LOSS_MAX_DIMS, max);
+		return -1;
+	}
+	if (len - off != a->t.n * size) {
+		codec_error_set(err, 400, "invalid_field", "%s: the .npy file"
+		    " holds %zu bytes of data but its shape needs %zu", field,
+		    len - off, a->t.n * size);
+		return -1;
+	}
+	if ((a->data = malloc(a->t.n ? a->t.n * sizeof(double) : 1)) ==
+	    NULL) {
+		codec_error_set(err, 413, "too_large", "%s does not fit in"
+		    " memory", field);
+		return -1;
+	}
+	arrays_npy_convert(p + off, kind, size, a->t.n, a->data);
+	a->t.data = a->data;
+	return 0;
+}

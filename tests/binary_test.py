@@ -1,0 +1,215 @@
+"""The binary form of a batch: multipart/form-data with a JSON part named
+"batch" and each input array as a NumPy .npy file, against a real daemon.
+
+The .npy files are written here with the standard library (the format is
+a short text header and the raw little-endian values), so the test needs
+no NumPy. Expected values come from tests/reference.json (PyTorch).
+"""
+import json
+import math
+import os
+import struct
+import sys
+import unittest
+import urllib.error
+import urllib.request
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import daemon  # noqa: E402
+
+REFERENCE = os.path.join(daemon.TOP_SRCDIR, "tests", "reference.json")
+
+
+def shape_of(a):
+    shape = []
+    while isinstance(a, list):
+        shape.append(len(a))
+        a = a[0] if a else None
+    return shape
+
+
+def flat(a):
+    if isinstance(a, list):
+        for x in a:
+            yield from flat(x)
+    else:
+        yield a
+
+
+def npy(a, dtype="<f8", fortran=False):
+    """The bytes of an .npy file (format 1.0) holding nested list a."""
+    shape = shape_of(a)
+    dims = "".join("%d, " % d for d in shape) if len(shape) == 1 else \
+        ", ".join(str(d) for d in shape)
+    header = "{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }" % (
+        dtype, "True" if fortran else "False", dims)
+    pad = 64 - (10 + len(header) + 1) % 64
+    header = header + " " * pad + "\n"
+    code = {"<f8": "d", "<f4": "f", "<i8": "q", "<i4": "i"}[dtype]
+    values = [float(v) if code in "df" else int(v) for v in flat(a)]
+    return (b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) +
+            header.encode() + struct.pack("<%d%s" % (len(values), code),
+                                          *values))
+
+
+def form(parts):
+    """A multipart/form-data body of (name, bytes) parts."""
+    boundary = uuid.uuid4().hex
+    body = b""
+    for name, data in parts:
+        body += (b"--" + boundary.encode() + b"\r\n" +
+                 b'Content-Disposition: form-data; name="' + name.encode() +
+                 b'"; filename="' + name.encode() + b'.npy"\r\n' +
+                 b"Content-Type: application/octet-stream\r\n\r\n" + data +
+                 b"\r\n")
+    body += b"--" + boundary.encode() + b"--\r\n"
+    return body, "multipart/form-data; boundary=" + boundary
+
+
+def close(got, want):
+    if isinstance(want, str):
+        return got == want
+    return math.isclose(got, want, rel_tol=1e-9, abs_tol=0.0) or got == want
+
+
+class BinaryTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = daemon.Daemon().start()
+        with open(REFERENCE) as f:
+            cls.cases = {c["name"]: c for c in json.load(f)["cases"]}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    def post(self, run, parts):
+        body, ctype = form(parts)
+        req = urllib.request.Request(
+            self.d.url + "/api/v1/runs/" + daemon.quote(run) + "/batches",
+            data=body, method="POST", headers={"Content-Type": ctype})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def put(self, run, losses):
+        status, body, _ = self.d.request("PUT", "/api/v1/runs/" +
+                                         daemon.quote(run),
+                                         {"losses": losses})
+        self.assertIn(status, (200, 201), body)
+
+    def history(self, run, metric):
+        status, body, _ = self.d.request(
+            "GET", "/api/v1/runs/%s/history?metric=%s" % (daemon.quote(run),
+                                                         metric))
+        self.assertEqual(status, 200, body)
+        return body["points"]
+
+    def test_reference_cases_as_npy(self):
+        """Cases of every loss of two inputs give PyTorch's values when
+        their arrays come as .npy files, batch by batch and summed up."""
+        done = 0
+        for name, case in sorted(self.cases.items()):
+            b0 = case["batches"][0]
+            if set(b0) - {"expected"} != {"predictions", "targets"}:
+                continue
+            if any(isinstance(v, str) for v in flat(b0["predictions"])):
+                continue
+            if not shape_of(b0["predictions"]):
+                continue
+            run = "npy-" + name
+            self.put(run, [dict(case["params"], type=case["type"])])
+            for batch in case["batches"]:
+                status, body = self.post(run, [
+                    ("batch", b'{"step": 0}'),
+                    ("predictions", npy(batch["predictions"])),
+                    ("targets", npy(batch["targets"]))])
+                self.assertEqual(status, 200, (name, body))
+                got = list(body["losses"].values())[0]
+                self.assertTrue(close(got, batch["expected"]),
+                                (name, got, batch["expected"]))
+            got = self.history(run, case["type"])[0][1]
+            self.assertTrue(close(got, case["expected"]),
+                            (name, got, case["expected"]))
+            done += 1
+        self.assertGreater(done, 50)
+        print("binary: %d reference cases posted as .npy" % done)
+
+    def test_float32_and_int_dtypes(self):
+        case = self.cases["cross_entropy/default"] \
+            if "cross_entropy/default" in self.cases else next(
+                c for c in self.cases.values()
+                if c["type"] == "cross_entropy" and not c["params"])
+        b = case["batches"][0]
+        self.put("npy-dtypes", [{"type": "cross_entropy"}])
+        status, body = self.post("npy-dtypes", [
+            ("batch", b'{"step": 1, "split": "val"}'),
+            ("predictions", npy(b["predictions"], "<f8")),
+            ("targets", npy(b["targets"], "<i8"))])
+        self.assertEqual(status, 200, body)
+        self.assertTrue(close(body["losses"]["cross_entropy"],
+                              b["expected"]))
+        status, body = self.post("npy-dtypes", [
+            ("batch", b'{"step": 2}'),
+            ("predictions", npy(b["predictions"], "<f4")),
+            ("targets", npy(b["targets"], "<i4"))])
+        self.assertEqual(status, 200, body)
+        # float32 rounds the logits: close to the float64 value, not equal.
+        self.assertTrue(math.isclose(body["losses"]["cross_entropy"],
+                                     b["expected"], rel_tol=1e-5))
+
+    def test_json_and_npy_mix_and_id(self):
+        self.put("npy-mix", [{"type": "mse"}])
+        parts = [("batch", b'{"step": 3, "id": "b-1", "targets": [0, 0]}'),
+                 ("predictions", npy([1.0, 2.0]))]
+        first = self.post("npy-mix", parts)
+        self.assertEqual(first, (200, {"run": "npy-mix", "step": 3,
+                                       "split": "train",
+                                       "losses": {"mse": 2.5},
+                                       "total": 2.5}))
+        self.assertEqual(self.post("npy-mix", parts), first)
+        self.assertEqual(len(self.history("npy-mix", "mse")), 1)
+
+    def test_errors(self):
+        self.put("npy-bad", [{"type": "mse"}])
+        good = npy([1.0, 2.0])
+        cases = [
+            ([("predictions", good), ("targets", good)], 400,
+             "missing_field", "batch"),
+            ([("batch", b'{"step": 1}'), ("predictions", good),
+              ("predictions", good), ("targets", good)], 400,
+             "invalid_field", "twice"),
+            ([("batch", b'{"step": 1, "targets": [1, 2]}'),
+              ("predictions", good), ("targets", good)], 400,
+             "invalid_field", "twice"),
+            ([("batch", b'{"step": 1}'), ("predictions", b"not npy"),
+              ("targets", good)], 400, "invalid_field", "not a NumPy"),
+            ([("batch", b'{"step": 1}'),
+              ("predictions", npy([[1.0, 2.0]], fortran=True)),
+              ("targets", good)], 400, "invalid_field", "C order"),
+            ([("batch", b'{"step": 1}'), ("predictions", good[:-4]),
+              ("targets", good)], 400, "invalid_field", "bytes of data"),
+            ([("batch", b'{"step": 1}'), ("weights!", good),
+              ("predictions", good), ("targets", good)], 400,
+             "invalid_field", "unknown"),
+            ([("batch", b'{"step": -1}'), ("predictions", good),
+              ("targets", good)], 400, "invalid_field", "step"),
+            ([("batch", b'{"step": 1'), ("predictions", good),
+              ("targets", good)], 400, "bad_json", "JSON"),
+        ]
+        for parts, status, code, word in cases:
+            with self.subTest(parts=[p[0] for p in parts], word=word):
+                got, body = self.post("npy-bad", parts)
+                self.assertEqual(got, status, body)
+                self.assertEqual(body["error"]["code"], code, body)
+                self.assertIn(word, body["error"]["message"], body)
+        status, body, _ = self.d.request(
+            "GET", "/api/v1/runs/npy-bad/metrics")
+        self.assertEqual(body["metrics"], [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)

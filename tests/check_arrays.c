@@ -1,0 +1,223 @@
+/* Unit tests of input arrays: nested JSON numbers and .npy files. */
+#include "config.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arrays.h"
+
+static int
+json(const char *s, struct codec_array *a, struct codec_error *err)
+{
+	size_t	 used;
+	int	 rc;
+
+	rc = arrays_json(s, strlen(s), "predictions", 1000, a, &used, err);
+	if (rc == 0)
+		ck_assert_uint_eq(used, strlen(s));
+	return rc;
+}
+
+/* Asserts that s is refused with code and a message holding want. */
+static void
+refused(const char *s, const char *code, const char *want)
+{
+	struct codec_array	 a;
+	struct codec_error	 err;
+
+	ck_assert_msg(json(s, &a, &err) == -1, "accepted %s", s);
+	ck_assert_str_eq(err.code, code);
+	ck_assert_msg(strstr(err.message, want) != NULL,
+	    "for %s: \"%s\" lacks \"%s\"", s, err.message, want);
+}
+
+START_TEST(json_shapes)
+{
+	struct codec_array	 a;
+	struct codec_error	 err;
+
+	ck_assert_int_eq(json("[[1, 2.5, -3e2], [0.1, \"NaN\", \"-Infinity\"]]",
+	    &a, &err), 0);
+	ck_assert_int_eq(a.t.ndim, 2);
+	ck_assert_uint_eq(a.t.shape[0], 2);
+	ck_assert_uint_eq(a.t.shape[1], 3);
+	ck_assert_uint_eq(a.t.n, 6);
+	ck_assert(a.t.data[2] == -300.0 && a.t.data[3] == 0.1);
+	ck_assert(isnan(a.t.data[4]) && isinf(a.t.data[5]) &&
+	    a.t.data[5] < 0);
+	free(a.data);
+
+	ck_assert_int_eq(json("[ ]", &a, &err), 0);
+	ck_assert_int_eq(a.t.ndim, 1);
+	ck_assert_uint_eq(a.t.n, 0);
+	free(a.data);
+
+	ck_assert_int_eq(json("[[], []]", &a, &err), 0);
+	ck_assert_int_eq(a.t.ndim, 2);
+	ck_assert_uint_eq(a.t.shape[0], 2);
+	ck_assert_uint_eq(a.t.n, 0);
+	free(a.data);
+
+	ck_assert_int_eq(json("[5e-324,1e999,-0]", &a, &err), 0);
+	ck_assert(a.t.data[0] > 0 && isinf(a.t.data[1]));
+	ck_assert(a.t.data[2] == 0 && signbit(a.t.data[2]));
+	free(a.data);
+}
+END_TEST
+
+START_TEST(json_errors)
+{
+	refused("[[1, 2], [3]]", "invalid_field",
+	    "predictions[1] has 1 elements but the first array");
+	refused("[[1, 2], 3]", "invalid_field",
+	    "predictions[1] must be an array");
+	refused("[1, [2]]", "invalid_field",
+	    "predictions[1] is an array but the first element");
+	refused("[1, \"two\"]", "invalid_field",
+	    "predictions[1] is not a number");
+	refused("[1, null]", "invalid_field", "predictions[1] is not a number");
+	refused("[1, {}]", "invalid_field", "predictions[1] is not a number");
+	refused("[[[[[[[[[1]]]]]]]]]", "invalid_field",
+	    "deeper than 8 dimensions");
+	refused("[1,", "bad_json", "predictions[1] is not valid JSON");
+	refused("[1 2]", "bad_json", "',' or ']' expected");
+	refused("[01]", "bad_json", "expected");
+	refused("[+1]", "bad_json", "predictions[0] is not valid JSON");
+	refused("[.5]", "bad_json", "predictions[0] is not valid JSON");
+	refused("[1.]", "bad_json", "predictions[0] is not valid JSON");
+	refused("[1e]", "bad_json", "predictions[0] is not valid JSON");
+	refused("[0x10]", "bad_json", "expected");
+	refused("[NaN]", "bad_json", "predictions[0] is not valid JSON");
+	refused("[Infinity]", "bad_json", "predictions[0] is not valid JSON");
+	refused("[\"nan\"]", "invalid_field", "predictions[0] is not a number");
+	refused("[1", "bad_json", "expected");
+}
+END_TEST
+
+START_TEST(json_limit)
+{
+	struct codec_array	 a;
+	struct codec_error	 err;
+	size_t			 used;
+
+	ck_assert_int_eq(arrays_json("[1,2,3,4]", 9, "targets", 3, &a, &used,
+	    &err), -1);
+	ck_assert_int_eq(err.status, 413);
+	ck_assert_ptr_nonnull(strstr(err.message, "targets[3]"));
+	ck_assert_int_eq(arrays_json("[1,2,3] tail", 12, "targets", 3, &a,
+	    &used, &err), 0);
+	ck_assert_uint_eq(used, 7);
+	free(a.data);
+}
+END_TEST
+
+/* An .npy file: the header dictionary, padded, then the data. */
+static size_t
+npy(unsigned char *out, const char *dict, const void *data, size_t len)
+{
+	size_t	 h = strlen(dict), pad = 64 - (10 + h + 1) % 64;
+
+	memcpy(out, "\x93NUMPY\x01\x00", 8);
+	out[8] = (unsigned char)((h + pad + 1) & 0xff);
+	out[9] = (unsigned char)((h + pad + 1) >> 8);
+	memcpy(out + 10, dict, h);
+	memset(out + 10 + h, ' ', pad);
+	out[10 + h + pad] = '\n';
+	memcpy(out + 11 + h + pad, data, len);
+	return 11 + h + pad + len;
+}
+
+START_TEST(npy_types)
+{
+	static const double	 f8[6] = { 1, 2.5, -3, 0.1, 1e300, -0.0 };
+	static const float	 f4[3] = { 0.5f, -1.25f, 3.0f };
+	static const int64_t	 i8[4] = { 0, 3, 9, -1 };
+	struct codec_array	 a;
+	struct codec_error	 err;
+	unsigned char		 buf[512];
+	size_t			 n;
+
+	n = npy(buf, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3),"
+	    " }", f8, sizeof(f8));
+	ck_assert_int_eq(arrays_npy(buf, n, "predictions", 100, &a, &err), 0);
+	ck_assert_int_eq(a.t.ndim, 2);
+	ck_assert_uint_eq(a.t.shape[1], 3);
+	ck_assert_mem_eq(a.t.data, f8, sizeof(f8));
+	free(a.data);
+
+	n = npy(buf, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }",
+	    f4, sizeof(f4));
+	ck_assert_int_eq(arrays_npy(buf, n, "predictions", 100, &a, &err), 0);
+	ck_assert(a.t.ndim == 1 && a.t.data[1] == -1.25);
+	free(a.data);
+
+	n = npy(buf, "{'descr': '<i8', 'fortran_order': False, 'shape': (4,), }",
+	    i8, sizeof(i8));
+	ck_assert_int_eq(arrays_npy(buf, n, "targets", 100, &a, &err), 0);
+	ck_assert(a.t.data[2] == 9 && a.t.data[3] == -1);
+	free(a.data);
+}
+END_TEST
+
+START_TEST(npy_errors)
+{
+	static const double	 d[4] = { 1, 2, 3, 4 };
+	static const char *const bad[][2] = {
+		{ "{'descr': '>f8', 'fortran_order': False, 'shape': (4,), }",
+		    "dtype" },
+		{ "{'descr': '<c16', 'fortran_order': False, 'shape': (2,), }",
+		    "dtype" },
+		{ "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }",
+		    "C order" },
+		{ "{'descr': '<f8', 'fortran_order': False, 'shape': (5,), }",
+		    "holds 32 bytes of data but its shape needs 40" },
+		{ "{'descr': '<f8', 'fortran_order': False, 'shape': (x), }",
+		    "shape" },
+		{ "{'descr': '<f8', 'fortran_order': False, 'shape': (9999,"
+		    " 9999), }", "past 100 values" },
+	};
+	struct codec_array	 a;
+	struct codec_error	 err;
+	unsigned char		 buf[512];
+	size_t			 i, n;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = npy(buf, bad[i][0], d, sizeof(d));
+		ck_assert_int_eq(arrays_npy(buf, n, "predictions", 100, &a,
+		    &err), -1);
+		ck_assert_msg(strstr(err.message, bad[i][1]) != NULL,
+		    "case %zu: \"%s\" lacks \"%s\"", i, err.message, bad[i][1]);
+	}
+	ck_assert_int_eq(arrays_npy((const unsigned char *)"PK\3\4 zip file",
+	    14, "predictions", 100, &a, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.message, "not a NumPy .npy file"));
+	n = npy(buf, "{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }",
+	    d, sizeof(d));
+	ck_assert_int_eq(arrays_npy(buf, 40, "predictions", 100, &a, &err),
+	    -1);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("arrays");
+	TCase	*tc = tcase_create("core");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_test(tc, json_shapes);
+	tcase_add_test(tc, json_errors);
+	tcase_add_test(tc, json_limit);
+	tcase_add_test(tc, npy_types);
+	tcase_add_test(tc, npy_errors);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
