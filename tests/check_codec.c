@@ -136,7 +136,7 @@ START_TEST(batch_errors)
 	batch_refused("{\"step\": 1, \"split\": 7, \"predictions\": [1],"
 	    " \"targets\": [1]}", 400, "split must be a string");
 	batch_refused("{\"step\": 1, \"predictions\": [[[[[[[[[1]]]]]]]]],"
-	    " \"targets\": [1]}", 400, "more than 8 dimensions");
+	    " \"targets\": [1]}", 400, "deeper than 8 dimensions");
 }
 END_TEST
 
