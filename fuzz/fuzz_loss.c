@@ -48,8 +48,10 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static double		 buf[2][MAX_VALUES];
+	/* The statistics of multi-class Dice make these large. */
+	static struct loss_stats one, acc;
 	struct loss_spec	 spec;
-	struct loss_stats	 one, acc;
+	struct loss_inputs	 in;
 	struct tensor		 pred, tgt;
 	char			 err[256];
 	uint8_t			 b;
@@ -73,13 +75,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pred.data = buf[0];
 	tgt.data = buf[1];
 
+	memset(&in, 0, sizeof(in));
+	in.t[LOSS_PREDICTIONS] = &pred;
+	in.t[LOSS_TARGETS] = &tgt;
 	memset(&acc, 0, sizeof(acc));
-	if (loss_batch(&spec, &pred, &tgt, &one, err, sizeof(err)) == 0) {
+	if (loss_batch(&spec, &in, &one, err, sizeof(err)) == 0) {
 		/* Twice the same batch: the mean of a mean-reduced loss. */
-		loss_stats_add(spec.type, &acc, &one);
-		loss_stats_add(spec.type, &acc, &one);
-		v = loss_value(&spec, &acc);
-		(void)isnan(v);
+		if (loss_stats_add(&spec, &acc, &one, err, sizeof(err)) == 0 &&
+		    loss_stats_add(&spec, &acc, &one, err, sizeof(err)) == 0) {
+			v = loss_value(&spec, &acc);
+			(void)isnan(v);
+		}
 	}
 	return 0;
 }

@@ -1,12 +1,14 @@
 /*
- * libFuzzer target: URL routing and the API handlers, on an in-memory
- * store.  Input: "METHOD PATH?QUERY\nBODY".
+ * libFuzzer target: URL routing and the API handlers, on a store in a
+ * temporary file.  Input: "METHOD PATH?QUERY\nBODY".
  */
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "conf.h"
@@ -19,6 +21,19 @@ int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct api	 api;
 static struct conf	 conf;
+static char		 dbpath[] = "/tmp/lossmon-fuzz-XXXXXX";
+
+static void
+cleanup(void)
+{
+	char	 p[64];
+
+	unlink(dbpath);
+	snprintf(p, sizeof(p), "%s-wal", dbpath);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", dbpath);
+	unlink(p);
+}
 
 /* Looks a key up in the raw query string "a=1&b=2", decoded once. */
 static const char *
@@ -45,15 +60,22 @@ query_arg(void *ctx, const char *key)
 	return NULL;
 }
 
+/* A store in a temporary file: its reader connections must see what
+ * its writer wrote, which separate in-memory databases would not. */
 static void
 setup(void)
 {
 	char	 err[256];
+	int	 fd;
 
 	if (api.store != NULL)
 		return;
+	if ((fd = mkstemp(dbpath)) == -1)
+		abort();
+	close(fd);
+	atexit(cleanup);
 	if (conf_defaults(&conf) == -1 ||
-	    (api.store = store_open(":memory:", "off", err, sizeof(err))) ==
+	    (api.store = store_open(dbpath, "off", err, sizeof(err))) ==
 	    NULL)
 		abort();
 	api.default_terms = conf.default_terms;
