@@ -405,10 +405,12 @@ def npy_bytes(array):
 
 
 def multipart(step, preds, targets):
-    """The binary form the benchmark expects: multipart/form-data with a
-    text part "step" and .npy file parts "predictions" and "targets"."""
+    """The documented binary form of a batch: multipart/form-data with a
+    part "batch" holding the JSON object without the arrays, and .npy
+    file parts "predictions" and "targets"."""
     parts = []
-    for name, data, fname in (("step", str(step).encode(), None),
+    for name, data, fname in (("batch", json.dumps({"step": step}).encode(),
+                               None),
                               ("predictions", npy_bytes(preds),
                                "predictions.npy"),
                               ("targets", npy_bytes(targets),
@@ -462,7 +464,7 @@ def scenario_binary(ctx):
                                                            "elements"),
                 "", ">= 10x", False)
         ctx.note("binary: the API refused multipart/form-data with a"
-                 " \"step\" part and \"predictions\"/\"targets\" .npy "
+                 " \"batch\" part and \"predictions\"/\"targets\" .npy "
                  "parts: " + why)
         return
     for dtype in (np.float64, np.float32):

@@ -91,6 +91,27 @@ api_run_free(struct run *run)
 	run->terms = NULL;
 }
 
+/* Decodes the terms of a run from its canonical JSON; -1 with a 500
+ * reply, having freed the run, when they do not decode. */
+static int
+api_run_terms(struct run *run, struct api_reply *rep)
+{
+	struct codec_error	 err;
+	cJSON			*arr;
+	int			 rc;
+
+	arr = cJSON_Parse(run->row.losses);
+	rc = codec_terms(arr, "losses", &run->terms, &run->nterms, &err);
+	cJSON_Delete(arr);
+	if (rc == -1) {
+		log_error("api", "run %lld has unreadable losses: %s",
+		    (long long)run->row.id, err.message);
+		api_run_free(run);
+		api_internal(rep);
+	}
+	return rc;
+}
+
 /*
  * Loads a run and decodes its terms.  Returns 0; STORE_NOTFOUND, with a
  * 404 reply, when the run does not exist; -1 with a 500 reply on error.
@@ -99,9 +120,7 @@ static int
 api_run_load(struct api *api, const char *name, struct run *run,
     struct api_reply *rep)
 {
-	struct codec_error	 err;
-	cJSON			*arr;
-	int			 rc;
+	int	 rc;
 
 	memset(run, 0, sizeof(*run));
 	rc = store_run_get(api->store, name, &run->row);
@@ -114,16 +133,7 @@ api_run_load(struct api *api, const char *name, struct run *run,
 		api_internal(rep);
 		return -1;
 	}
-	arr = cJSON_Parse(run->row.losses);
-	rc = codec_terms(arr, "losses", &run->terms, &run->nterms, &err);
-	cJSON_Delete(arr);
-	if (rc == -1) {
-		log_error("api", "run %lld has unreadable losses: %s",
-		    (long long)run->row.id, err.message);
-		api_run_free(run);
-		api_internal(rep);
-	}
-	return rc;
+	return api_run_terms(run, rep);
 }
 
 static int
@@ -206,6 +216,15 @@ api_run_put(struct api *api, const struct api_request *req,
 	if (codec_run_spec(req->body, req->len, &rs, &err) == -1) {
 		api_codec_error(rep, &err);
 		return;
+	}
+	/* Without losses, an existing run is taken as it is. */
+	if (rs.terms == NULL && api_run_load(api, req->seg[1], &run, rep) !=
+	    STORE_NOTFOUND) {
+		if (run.row.name != NULL) {
+			api_json(rep, 200, api_run_json(api, &run));
+			api_run_free(&run);
+		}
+		goto out;
 	}
 	if (api_run_ensure(api, req->seg[1], &rs, &outcome) != 0) {
 		api_internal(rep);
@@ -303,19 +322,27 @@ static int
 api_run_for_post(struct api *api, const char *name, struct run *run,
     struct api_reply *rep)
 {
-	struct run_spec		 rs;
-	enum store_outcome	 outcome;
-	int			 rc;
+	int	 rc;
 
 	rc = api_run_load(api, name, run, rep);
 	if (rc != STORE_NOTFOUND)
 		return rc == 0 ? 0 : -1;
-	memset(&rs, 0, sizeof(rs));
-	if (api_run_ensure(api, name, &rs, &outcome) != 0) {
+	/* Not stored yet: api_write() creates it with the write, so that
+	 * a refused request leaves no run behind. */
+	memset(run, 0, sizeof(*run));
+	run->row.id = -1;
+	run->row.last_step = -1;
+	run->row.name = strdup(name);
+	run->row.losses = codec_terms_json(api->default_terms, api->ndefault);
+	run->row.params = strdup("{}");
+	run->row.tags = strdup("{}");
+	if (run->row.name == NULL || run->row.losses == NULL ||
+	    run->row.params == NULL || run->row.tags == NULL) {
+		api_run_free(run);
 		api_internal(rep);
 		return -1;
 	}
-	return api_run_load(api, name, run, rep) == 0 ? 0 : -1;
+	return api_run_terms(run, rep) == 0 ? 0 : -1;
 }
 
 /*
@@ -377,14 +404,36 @@ out:
 
 /* A write as the store's writer thread applies it. */
 struct write_job {
-	struct api	*api;
-	int64_t		 run;
-	const char	*id;
-	int		(*write)(struct api *, const void *);
-	const void	*arg;
-	char		*text;		/* the reply; replaced by an older one */
-	int		 refused;	/* write set an error reply */
+	struct api		*api;
+	struct run		*run;	/* id -1: to be created */
+	char			 id[CODEC_NAME_MAX + 16];	/* "" or kind:id */
+	char			 digest[24];
+	int			(*write)(struct api *, const void *);
+	const void		*arg;
+	char			*text;	/* the reply; or an older one */
+	struct api_reply	*rep;
+	int			 refused;	/* rep holds an error */
 };
+
+/* Creates the run of a job that was first seen in this request. */
+static int
+api_write_run(struct store *st, struct write_job *j)
+{
+	struct store_run	*row = &j->run->row;
+	enum store_outcome	 outcome;
+
+	if (row->id >= 0)
+		return 0;
+	if (store_run_create(st, row->name, row->losses, row->params,
+	    row->tags, &row->id, &outcome) != 0)
+		return -1;
+	if (outcome != STORE_CONFLICT)
+		return 0;
+	api_error(j->rep, 409, "conflict", "run \"%s\" was created by another"
+	    " request meanwhile, with other losses", row->name);
+	j->refused = 1;
+	return 1;
+}
 
 static int
 api_write_apply(struct store *st, void *arg)
@@ -393,12 +442,22 @@ api_write_apply(struct store *st, void *arg)
 	char			*prior;
 	int			 rc;
 
+	if ((rc = api_write_run(st, j)) != 0)
+		return rc;
 	if (*j->id != '\0') {
-		rc = store_reply_get(st, j->run, j->id, &prior);
+		rc = store_reply_get(st, j->run->row.id, j->id, j->digest,
+		    &prior);
 		if (rc == 0) {
 			free(j->text);
 			j->text = prior;
 			return 0;
+		}
+		if (rc == STORE_CONFLICT_ID) {
+			api_error(j->rep, 409, "conflict", "id \"%s\" was used"
+			    " for another request to this run",
+			    strchr(j->id, ':') + 1);
+			j->refused = 1;
+			return 1;
 		}
 		if (rc != STORE_NOTFOUND)
 			return -1;
@@ -407,9 +466,34 @@ api_write_apply(struct store *st, void *arg)
 		j->refused = rc > 0;
 		return rc;
 	}
-	if (*j->id != '\0' && store_reply_put(st, j->run, j->id, j->text) != 0)
+	if (*j->id != '\0' && store_reply_put(st, j->run->row.id, j->id,
+	    j->digest, j->text) != 0)
 		return -1;
 	return 0;
+}
+
+/* A digest of the request's content (FNV-1a, 64 bits): a retry sends
+ * the same bytes, another request under the same id does not. */
+static void
+api_digest(const struct api_request *req, char *out, size_t len)
+{
+	uint64_t	 h = 14695981039346656037ULL;
+	size_t		 i, k;
+
+#define MIX(p, n) do { \
+	for (k = 0; k < (n); k++) \
+		h = (h ^ ((const unsigned char *)(p))[k]) * \
+		    1099511628211ULL; \
+} while (0)
+	if (req->parts == NULL)
+		MIX(req->body, req->len);
+	for (i = 0; req->parts != NULL && i < req->nparts; i++) {
+		MIX(req->parts[i].name, strlen(req->parts[i].name) + 1);
+		MIX(&req->parts[i].len, sizeof(req->parts[i].len));
+		MIX(req->parts[i].data, req->parts[i].len);
+	}
+#undef MIX
+	snprintf(out, len, "%016llx", (unsigned long long)h);
 }
 
 /*
@@ -421,13 +505,23 @@ api_write_apply(struct store *st, void *arg)
  * failed, or 1 when it refused the request, having set an error reply.
  */
 static void
-api_write(struct api *api, int64_t run, const char *id,
-    int (*write)(struct api *, const void *), const void *arg, cJSON *doc,
-    struct api_reply *rep)
+api_write(struct api *api, const struct api_request *req, struct run *run,
+    const char *id, int (*write)(struct api *, const void *),
+    const void *arg, cJSON *doc, struct api_reply *rep)
 {
-	struct write_job	 j = { api, run, id, write, arg, NULL, 0 };
+	struct write_job	 j;
 	int			 rc = -1;
 
+	memset(&j, 0, sizeof(j));
+	j.api = api;
+	j.run = run;
+	j.write = write;
+	j.arg = arg;
+	j.rep = rep;
+	/* Ids of batches and of scalars are apart. */
+	if (*id != '\0')
+		snprintf(j.id, sizeof(j.id), "%s:%s", req->seg[2], id);
+	api_digest(req, j.digest, sizeof(j.digest));
 	j.text = codec_print(doc);
 	cJSON_Delete(doc);
 	if (j.text != NULL)
@@ -587,7 +681,7 @@ api_batch_post(struct api *api, const struct api_request *req,
 	ctx.b = &b;
 	ctx.stats = batch;
 	ctx.rep = rep;
-	api_write(api, run.row.id, b.id, api_batch_write, &ctx,
+	api_write(api, req, &run, b.id, api_batch_write, &ctx,
 	    api_batch_json(req->seg[1], &run, &b, batch), rep);
 
 done:
@@ -695,7 +789,7 @@ api_scalars_post(struct api *api, const struct api_request *req,
 		    codec_number(s.values[i]));
 	ctx.run = &run;
 	ctx.s = &s;
-	api_write(api, run.row.id, s.id, api_scalars_write, &ctx, o, rep);
+	api_write(api, req, &run, s.id, api_scalars_write, &ctx, o, rep);
 
 done:
 	api_run_free(&run);
@@ -872,9 +966,10 @@ api_history_get(struct api *api, const struct api_request *req,
 	    api_int_arg(req, "to", (int64_t)CODEC_STEP_MAX, &to, rep) == -1 ||
 	    api_int_arg(req, "max_points", 0, &max, rep) == -1)
 		return;
-	if (max > HISTORY_MAX_POINTS) {
-		api_error(rep, 400, "invalid_field", "max_points must be at"
-		    " most %d (0 for every point)", HISTORY_MAX_POINTS);
+	/* Each bucket keeps up to 5 points: fewer than 5 cannot be met. */
+	if (max > HISTORY_MAX_POINTS || (max > 0 && max < 5)) {
+		api_error(rep, 400, "invalid_field", "max_points must be 0"
+		    " (every point) or from 5 to %d", HISTORY_MAX_POINTS);
 		return;
 	}
 	if (api_run_load(api, req->seg[1], &run, rep) != 0)

@@ -888,6 +888,50 @@ codec_term(const cJSON *obj, size_t idx, struct loss_term *term,
 	return codec_term_params(obj, idx, term, cursor, err);
 }
 
+/* The per-class list of a term, NULL when it has none. */
+static const struct loss_param *
+codec_class_list(const struct loss_term *t)
+{
+	const struct loss_param	*p;
+	size_t			 i;
+
+	for (i = 0; t->spec.list != NULL && i < loss_nparams(t->spec.type);
+	    i++) {
+		p = loss_param_info(t->spec.type, i);
+		if (p->flags & LOSS_PER_CLASS)
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * Checks that the per-class lists of the terms (class_weight, focal's
+ * alpha) have one length: the terms share the predictions, so they
+ * share the number of classes, which only a batch tells.
+ */
+static int
+codec_class_lists(const struct loss_term *terms, size_t n,
+    struct codec_error *err)
+{
+	const struct loss_param	*p, *first = NULL;
+	size_t			 i, at = 0;
+
+	for (i = 0; i < n; i++) {
+		if ((p = codec_class_list(&terms[i])) == NULL)
+			continue;
+		if (first == NULL) {
+			first = p;
+			at = i;
+		} else if (terms[i].spec.nlist != terms[at].spec.nlist)
+			return codec_invalid(err, "losses[%zu].%s has %zu values"
+			    " but losses[%zu].%s has %zu: both have one value per"
+			    " class of the predictions", i, p->name,
+			    terms[i].spec.nlist, at, first->name,
+			    terms[at].spec.nlist);
+	}
+	return 0;
+}
+
 /* The number of values in the arrays of the terms of arr, an upper
  * bound of what their list parameters hold. */
 static size_t
@@ -950,6 +994,8 @@ codec_terms(const cJSON *arr, const char *field, struct loss_term **out,
 			}
 		i++;
 	}
+	if (codec_class_lists(terms, n, err) == -1)
+		goto fail;
 	*out = terms;
 	*nout = n;
 	return 0;

@@ -149,8 +149,9 @@ static const char *dice_form(size_t, char *, size_t);
 	    9007199254740991.0, LOSS_INTEGER | LOSS_OPTION, \
 	    "a target equal to it is left out")
 #define CLASS_WEIGHT \
-	LIST("class_weight", "weight of each class, one per class " \
-	    "(PyTorch's weight); none weighs every class 1")
+	{ "class_weight", LOSS_PARAM_LIST, 0, 0, HUGE_VAL, \
+	    LOSS_OPTION | LOSS_PER_CLASS, NULL, "weight of each class, one " \
+	    "per class (PyTorch's weight); none weighs every class 1" }
 
 static const char *const contrastive_words[] = { "dissimilar", "similar",
     NULL };
@@ -167,8 +168,9 @@ static const struct loss_param ce_params[] = {
 	    "share of the target spread evenly over the classes"),
 };
 static const struct loss_param focal_params[] = {
-	{ "alpha", LOSS_PARAM_NUMBER_OR_LIST, 1, 0, INF, 0, NULL,
-	    "weight of every sample's term, or a list of one per class" },
+	{ "alpha", LOSS_PARAM_NUMBER_OR_LIST, 1, 0, INF, LOSS_PER_CLASS,
+	    NULL, "weight of every sample's term, or a list of one per "
+	    "class" },
 	NUM("gamma", 2, 0, INF, 0, "focusing exponent on (1 - pt)"),
 	IGNORE_INDEX,
 };
@@ -557,6 +559,18 @@ input_at(const struct loss_kind *k, const struct loss_inputs *in, size_t i)
 	return in->t[k->inputs[i].field];
 }
 
+/* Whether a type takes an input field. */
+static int
+takes(const struct loss_kind *k, enum loss_field f)
+{
+	size_t	 i;
+
+	for (i = 0; i < k->ninputs; i++)
+		if (k->inputs[i].field == f)
+			return 1;
+	return 0;
+}
+
 /*
  * Checks that the inputs a type needs are there and well formed, and
  * tells whether the batch is empty: every input without elements.  An
@@ -702,18 +716,18 @@ check_classes(const struct tensor *target, size_t nclass, double ignore,
 
 	for (i = 0; i < target->n; i++) {
 		v = target->data[i];
-		elem_text("targets", target, i, name, sizeof(name));
-		if (v == ignore)
+		if (v == ignore || (v >= 0.0 && v < (double)nclass &&
+		    v == floor(v)))
 			continue;
+		elem_text("targets", target, i, name, sizeof(name));
 		if (isnan(v))
 			return fail(e, "%s is NaN, not a class index", name);
 		if (v != floor(v))
 			return fail(e, "%s is %s, not an integral class index",
 			    name, num_text(v, num, sizeof(num)));
-		if (v < 0.0 || v >= (double)nclass)
-			return fail(e, "%s is %s but predictions has %zu "
-			    "class%s", name, num_text(v, num, sizeof(num)),
-			    nclass, plural(nclass, "", "es"));
+		return fail(e, "%s is %s but predictions has %zu class%s",
+		    name, num_text(v, num, sizeof(num)), nclass,
+		    plural(nclass, "", "es"));
 	}
 	return 0;
 }
@@ -909,7 +923,7 @@ elementwise_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 	double			 sum = 0.0, v;
 	size_t			 i;
 
-	if (spec->type != LOSS_BCE)
+	if (!takes(k, LOSS_WEIGHTS))
 		w = NULL;
 	if (check_elementwise(k, x, y, w, e) == -1)
 		return -1;

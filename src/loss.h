@@ -92,6 +92,7 @@ enum loss_param_kind {
 #define LOSS_MAX_OPEN	0x02	/* the value must be below max */
 #define LOSS_INTEGER	0x04	/* the value must be an integer */
 #define LOSS_OPTION	0x08	/* a switch: written out when set */
+#define LOSS_PER_CLASS	0x10	/* a list of one value per class */
 
 /*
  * A parameter of a loss type, as the API names it.  Numbers, and the

@@ -67,10 +67,10 @@ static const char *const stmt_sql[S_NSTMTS] = {
 	    " time = excluded.time",
 	[S_HISTORY] = "SELECT step, value, time FROM points"
 	    " WHERE metric_id = ? AND step BETWEEN ? AND ? ORDER BY step",
-	[S_REPLY_GET] = "SELECT reply FROM requests"
+	[S_REPLY_GET] = "SELECT reply, digest FROM requests"
 	    " WHERE run_id = ? AND id = ?",
-	[S_REPLY_PUT] = "INSERT INTO requests (run_id, id, reply)"
-	    " VALUES (?, ?, ?)",
+	[S_REPLY_PUT] = "INSERT INTO requests (run_id, id, reply, digest)"
+	    " VALUES (?, ?, ?, ?)",
 	/* Each subquery is one seek in the primary key or the index. */
 	[S_TOTALS] = "SELECT m.split,"
 	    " (SELECT step FROM points WHERE metric_id = m.id"
@@ -494,8 +494,41 @@ store_run_read(struct conn *c, const char *name, struct store_run *run)
 	return rc;
 }
 
+int
+store_run_create(struct store *st, const char *name, const char *losses,
+    const char *params, const char *tags, int64_t *id,
+    enum store_outcome *outcome)
+{
+	struct store_run	 run;
+	sqlite3_stmt		*s = store_stmt(&st->w, S_RUN_INSERT);
+	int			 rc;
+
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, losses, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, params, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, tags, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 5, store_now());
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return store_fail(&st->w, "inserting a run");
+	if (sqlite3_changes(st->w.db) == 1) {
+		*id = sqlite3_last_insert_rowid(st->w.db);
+		*outcome = STORE_CREATED;
+		return 0;
+	}
+	if ((rc = store_run_read(&st->w, name, &run)) != 0)
+		return rc;
+	*id = run.id;
+	*outcome = strcmp(run.losses, losses) == 0 ? STORE_SAME :
+	    STORE_CONFLICT;
+	store_run_free(&run);
+	return 0;
+}
+
 struct ensure_job {
 	const char		*name, *losses, *params, *tags;
+	int64_t			 id;
 	enum store_outcome	 outcome;
 };
 
@@ -503,36 +536,16 @@ static int
 store_ensure_apply(struct store *st, void *arg)
 {
 	struct ensure_job	*e = arg;
-	struct store_run	 run;
-	sqlite3_stmt		*s = store_stmt(&st->w, S_RUN_INSERT);
-	int			 rc;
 
-	sqlite3_bind_text(s, 1, e->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, e->losses, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, e->params, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, e->tags, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 5, store_now());
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return store_fail(&st->w, "inserting a run");
-	if (sqlite3_changes(st->w.db) == 1) {
-		e->outcome = STORE_CREATED;
-		return 0;
-	}
-	if ((rc = store_run_read(&st->w, e->name, &run)) != 0)
-		return rc;
-	e->outcome = strcmp(run.losses, e->losses) == 0 ? STORE_SAME :
-	    STORE_CONFLICT;
-	store_run_free(&run);
-	return 0;
+	return store_run_create(st, e->name, e->losses, e->params, e->tags,
+	    &e->id, &e->outcome);
 }
 
 int
 store_run_ensure(struct store *st, const char *name, const char *losses,
     const char *params, const char *tags, enum store_outcome *outcome)
 {
-	struct ensure_job	 e = { name, losses, params, tags,
+	struct ensure_job	 e = { name, losses, params, tags, -1,
 				    STORE_CONFLICT };
 	int			 rc;
 
@@ -873,9 +886,11 @@ store_history(struct store *st, int64_t run, const char *metric,
 }
 
 int
-store_reply_get(struct store *st, int64_t run, const char *id, char **reply)
+store_reply_get(struct store *st, int64_t run, const char *id,
+    const char *digest, char **reply)
 {
 	sqlite3_stmt	*s = store_stmt(&st->w, S_REPLY_GET);
+	const char	*kept;
 	int		 rc;
 
 	*reply = NULL;
@@ -883,6 +898,12 @@ store_reply_get(struct store *st, int64_t run, const char *id, char **reply)
 	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
 	switch (sqlite3_step(s)) {
 	case SQLITE_ROW:
+		kept = (const char *)sqlite3_column_text(s, 1);
+		if (kept != NULL && *kept != '\0' &&
+		    strcmp(kept, digest) != 0) {
+			rc = STORE_CONFLICT_ID;
+			break;
+		}
 		*reply = store_column_text(s, 0);
 		rc = *reply ? 0 : -1;
 		break;
@@ -899,7 +920,7 @@ store_reply_get(struct store *st, int64_t run, const char *id, char **reply)
 
 int
 store_reply_put(struct store *st, int64_t run, const char *id,
-    const char *reply)
+    const char *digest, const char *reply)
 {
 	sqlite3_stmt	*s = store_stmt(&st->w, S_REPLY_PUT);
 	int		 rc = 0;
@@ -907,6 +928,7 @@ store_reply_put(struct store *st, int64_t run, const char *id,
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, reply, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, digest, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		rc = store_fail(&st->w, "keeping a reply");
 	sqlite3_reset(s);

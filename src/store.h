@@ -18,6 +18,7 @@
 #include "downsample.h"
 
 #define STORE_NOTFOUND	1
+#define STORE_CONFLICT_ID 2	/* a request id kept for another request */
 #define STORE_MAX_STATS	16
 
 struct store;
@@ -81,6 +82,12 @@ int	 store_run_ensure(struct store *, const char *name,
 	    const char *losses, const char *params, const char *tags,
 	    enum store_outcome *outcome);
 
+/* As store_run_ensure(), inside store_submit(), and gives the run's id
+ * whatever the outcome. */
+int	 store_run_create(struct store *, const char *name,
+	    const char *losses, const char *params, const char *tags,
+	    int64_t *id, enum store_outcome *outcome);
+
 /* Fills run; free it with store_run_free(). */
 int	 store_run_get(struct store *, const char *name, struct store_run *);
 void	 store_run_free(struct store_run *);
@@ -140,13 +147,15 @@ int	 store_history(struct store *, int64_t run, const char *metric,
 	    struct point **pts, size_t *n);
 
 /* The reply kept for a request id of a run: a new string the caller
- * frees, or STORE_NOTFOUND.  Inside store_submit() only. */
+ * frees; STORE_NOTFOUND; or STORE_CONFLICT_ID when the id was kept
+ * with another digest of the request.  Inside store_submit() only. */
 int	 store_reply_get(struct store *, int64_t run, const char *id,
-	    char **reply);
+	    const char *digest, char **reply);
 
-/* Keeps the reply to a request id; inside store_submit() only. */
+/* Keeps the reply to a request id with the digest of the request;
+ * inside store_submit() only. */
 int	 store_reply_put(struct store *, int64_t run, const char *id,
-	    const char *reply);
+	    const char *digest, const char *reply);
 
 /*
  * Copies the database at src to dst with SQLite's online backup, as

@@ -583,6 +583,45 @@ class RunTest(ApiTest):
         self.assertNotIn("a\x01b", names)
         self.assertNotIn("r" * 129, names)
 
+    def test_refused_post_leaves_no_run(self):
+        """A batch or scalars post refused for its content does not
+        create the run it names, so its losses can still be chosen."""
+        run = self.run_name()
+        r = self.call("POST", run_path(run, "/batches"),
+                      {"step": 1, "predictions": [[1]]})
+        self.assertError(r, 400, "missing_field", "targets")
+        r = self.call("POST", run_path(run, "/scalars"),
+                      {"step": 1, "values": {"lr": "fast"}})
+        self.assertError(r, 400, "invalid_field", "lr")
+        self.assertError(self.call("GET", run_path(run)), 404, "not_found")
+        self.put_run(run, {"losses": [{"type": "mae"}]}, status=201)
+
+    def test_put_without_losses_keeps_the_run(self):
+        run = self.run_name()
+        self.put_run(run, {"losses": [{"type": "mae"}],
+                           "tags": {"a": "b"}}, status=201)
+        got = self.put_run(run, {"tags": {"x": "y"}}, status=200)
+        self.assertEqual(got["losses"][0]["type"], "mae")
+        self.assertEqual(got["tags"], {"a": "b"})
+
+    def test_request_ids_are_per_endpoint_and_content(self):
+        run = self.run_name()
+        self.put_run(run, {"losses": [{"type": "mse"}]}, status=201)
+        body = {"id": "r-1", "step": 1, "predictions": [3], "targets": [0]}
+        first = self.ok("POST", run_path(run, "/batches"), body)
+        self.assertEqual(self.ok("POST", run_path(run, "/batches"), body),
+                         first)
+        other = dict(body, predictions=[5])
+        r = self.call("POST", run_path(run, "/batches"), other)
+        self.assertError(r, 409, "conflict", "r-1")
+        got = self.ok("POST", run_path(run, "/scalars"),
+                      {"id": "r-1", "step": 1, "values": {"lr": 0.5}})
+        self.assertEqual(got["values"], {"lr": 0.5})
+        self.assertEqual([p[:2] for p in self.history(run, "mse")],
+                         [[1, 9]])
+        self.assertEqual([p[:2] for p in self.history(run, "lr")],
+                         [[1, 0.5]])
+
     def test_names_round_trip(self):
         """Names with slashes, spaces, percent signs and non-Latin
         letters come back byte for byte from every endpoint; train/loss
@@ -1505,6 +1544,10 @@ class HistoryTest(ApiTest):
             ("max_points negative", "?metric=mse&max_points=-5", 400,
              "invalid_field", "max_points"),
             ("max_points fractional", "?metric=mse&max_points=2.5", 400,
+             "invalid_field", "max_points"),
+            ("max_points below 5", "?metric=mse&max_points=4", 400,
+             "invalid_field", "max_points"),
+            ("max_points 1", "?metric=mse&max_points=1", 400,
              "invalid_field", "max_points"),
         ]
         for what, query, status, codes, field in cases:

@@ -929,7 +929,7 @@ class ConcurrencyTest(DaemonTest):
                 path = (run_path(run, "/history?metric=mse"),
                         run_path(run, "/metrics"), run_path(run),
                         "/api/v1/runs",
-                        run_path(run, "/history?metric=total&max_points=3"),
+                        run_path(run, "/history?metric=total&max_points=5"),
                         run_path(shared, "/history?metric=mse&split=train")
                         )[j % 6]
                 # The shared run exists once a post to it was answered.
