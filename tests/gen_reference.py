@@ -1206,6 +1206,35 @@ def quantile_catalogue():
          {"tau": 0.7})
 
 
+def more_accumulation_catalogue():
+    """Empty batches of the first elementwise losses, and accumulation
+    under the options the sections above try on one batch."""
+    def pair(n):
+        return xy(randn(n) * 2, randn(n))
+
+    CATALOGUE["mae"] = lambda x, p: F.l1_loss(x["predictions"],
+                                              x["targets"])
+    CATALOGUE["huber"] = lambda x, p: F.huber_loss(
+        x["predictions"], x["targets"], delta=p.get("delta", 1.0))
+    for kind in ("mse", "mae", "huber"):
+        case("empty-batch/accumulate", kind,
+             [pair(3), empty_like(pair(1)), pair(5)])
+        case("empty-batch/alone", kind, [empty_like(pair(1))])
+    case("margin=0.5/accumulate", "hinge_embedding",
+         [xy(randn(n) * 2, signs(n)) for n in (1, 6, 2)], {"margin": 0.5})
+    case("p=3,margin=0.5/accumulate", "triplet_margin",
+         [dict(predictions=randn(n, 3), positives=randn(n, 3),
+               negatives=randn(n, 3)) for n in (2, 5, 1)],
+         {"p": 3.0, "margin": 0.5})
+    case("log_input=False/accumulate", "poisson_nll",
+         [xy(torch.exp(randn(n, 2)),
+             torch.poisson(torch.full((n, 2), 2.0), generator=GEN))
+          for n in (3, 1, 4)], {"log_input": False, "full": True})
+    case("multi/squared/accumulate", "dice",
+         [xy(randn(n, 3, 2) * 2, classes(n * 2, 3).reshape(n, 2))
+          for n in (1, 4, 2)], {"squared": True, "smooth": 0.5})
+
+
 def catalogue_cases():
     warnings.simplefilter("ignore")     # kl_div's reduction="mean"
     cross_entropy_catalogue()
@@ -1226,6 +1255,7 @@ def catalogue_cases():
     gaussian_nll_catalogue()
     log_cosh_catalogue()
     quantile_catalogue()
+    more_accumulation_catalogue()
 
 
 def base_cases():

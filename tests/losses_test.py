@@ -231,7 +231,7 @@ class CatalogueTest(LossesTest):
                                      case["expected"], "%s, stored %s"
                                      % (case["name"], metric))
                 seen.add(t)
-        self.assertEqual(len(seen), 18)
+        self.assertEqual(len(seen), 21)
 
     def test_cases_cut_into_uneven_batches(self):
         """One-batch cases with three rows or more, cut into batches of
@@ -357,7 +357,7 @@ class ParamsTest(LossesTest):
         losses = [
             {"type": "cross_entropy", "class_weight": [1, 0.5, 2],
              "ignore_index": 255, "label_smoothing": 0.1},
-            {"type": "focal", "alpha": [0.25, 0.75], "gamma": 1.5},
+            {"type": "focal", "alpha": [0.25, 0.75, 0.5], "gamma": 1.5},
             {"type": "dice", "from_logits": False, "squared": True,
              "include_background": False, "smooth": 0},
             {"type": "contrastive", "labels": "similar"},
@@ -431,6 +431,20 @@ class ParamsTest(LossesTest):
                 self.error("PUT", "/runs/" + run, {"losses": [term]}, 400,
                            "invalid_field", field, why)
                 self.error("GET", "/runs/" + run, None, 404, "not_found")
+
+    def test_per_class_lists_agree(self):
+        """Terms share the predictions, so their per-class lists must
+        have one length; lists of other things need not."""
+        run = self.run_name()
+        self.error("PUT", "/runs/" + run, {"losses": [
+            {"type": "cross_entropy", "class_weight": [1, 2, 3]},
+            {"type": "focal", "alpha": [0.5, 0.5]}]}, 400, "invalid_field",
+            "losses[1].alpha has 2 values but losses[0].class_weight has 3")
+        self.put(run, [
+            {"type": "cross_entropy", "class_weight": [1, 2, 3]},
+            {"type": "focal", "alpha": 0.5},
+            {"type": "nll", "class_weight": [0, 1, 1]},
+            {"type": "bce_with_logits", "pos_weight": [2, 1]}])
 
 
 class InputsTest(LossesTest):
