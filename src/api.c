@@ -415,15 +415,27 @@ struct write_job {
 	int			 refused;	/* rep holds an error */
 };
 
-/* Creates the run of a job that was first seen in this request. */
+/* Creates the run of a job that was first seen in this request, or
+ * checks that a known one is still there. */
 static int
 api_write_run(struct store *st, struct write_job *j)
 {
 	struct store_run	*row = &j->run->row;
 	enum store_outcome	 outcome;
+	int			 rc;
 
-	if (row->id >= 0)
-		return 0;
+	/* The run was read before this transaction: it may have been
+	 * deleted, or replaced, since. */
+	if (row->id >= 0) {
+		rc = store_run_same(st, row->name, row->id, row->losses);
+		if (rc != STORE_NOTFOUND)
+			return rc;
+		api_error(j->rep, 409, "conflict", "run \"%s\" was deleted or"
+		    " replaced while this request was handled; nothing was"
+		    " written", row->name);
+		j->refused = 1;
+		return 1;
+	}
 	if (store_run_create(st, row->name, row->losses, row->params,
 	    row->tags, &row->id, &outcome) != 0)
 		return -1;
@@ -746,11 +758,15 @@ api_scalars_write(struct api *api, const void *arg)
 			st[0] = st[1] = 0;
 		else if (rc != 0 || n != 2)
 			return -1;
-		st[0] += s->values[i];
+		/* The mean and the count are kept, not the sum, which could
+		 * overflow where the mean does not; long double holds the
+		 * sum of the posts exactly enough to round the mean right. */
+		st[0] = (double)(((long double)st[0] * st[1] + s->values[i]) /
+		    (st[1] + 1));
 		st[1] += 1;
 		v.metric = s->names[i];
 		v.kind = METRIC_SCALAR;
-		v.value = st[0] / st[1];
+		v.value = st[0];
 		v.stats = st;
 		v.nstats = 2;
 		if (store_values_put(api->store, w->run->row.id, s->split,
@@ -1039,12 +1055,16 @@ api_handle(struct api *api, const struct api_request *req,
 {
 	struct codec_error	 err;
 	const struct route	*r;
+	const char		*method = req->method;
 	size_t			 i;
 	int			 path = 0;
 
 	memset(rep, 0, sizeof(*rep));
+	/* HEAD is a GET whose body the server leaves out. */
+	if (strcmp(method, "HEAD") == 0)
+		method = "GET";
 	if (req->nseg == 1 && strcmp(req->seg[0], "losses") == 0) {
-		api_losses_get(rep, req->method);
+		api_losses_get(rep, method);
 		return;
 	}
 	if (req->nseg < 1 || req->nseg > 3 || strcmp(req->seg[0], "runs"))
@@ -1055,7 +1075,7 @@ api_handle(struct api *api, const struct api_request *req,
 		    strcmp(r->last, req->seg[req->nseg - 1]) != 0))
 			continue;
 		path = 1;
-		if (strcmp(r->method, req->method) != 0)
+		if (strcmp(r->method, method) != 0)
 			continue;
 		if (req->nseg > 1 && codec_check_name(req->seg[1], "run name",
 		    &err) == -1) {

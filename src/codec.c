@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,7 +131,8 @@ codec_check_name(const char *s, const char *field, struct codec_error *err)
 }
 
 /* The deepest nesting of arrays and objects in JSON text, found before
- * parsing so that a hostile body costs no more than one pass. */
+ * parsing so that a hostile body costs no more than one pass; SIZE_MAX
+ * when the text holds a NUL, raw or escaped. */
 static size_t
 codec_depth(const char *s, size_t len)
 {
@@ -138,7 +140,14 @@ codec_depth(const char *s, size_t len)
 	int	 in_string = 0;
 
 	for (i = 0; i < len; i++) {
+		/* A NUL would cut a C string short: a name or id that
+		 * reads as another.  SIZE_MAX fails every depth check. */
+		if (s[i] == '\0')
+			return SIZE_MAX;
 		if (in_string) {
+			if (s[i] == '\\' && i + 5 < len &&
+			    memcmp(s + i + 1, "u0000", 5) == 0)
+				return SIZE_MAX;
 			if (s[i] == '\\')
 				i++;
 			else if (s[i] == '"')
@@ -154,6 +163,26 @@ codec_depth(const char *s, size_t len)
 	return deepest;
 }
 
+/* Refuses a body that nests too deep or holds a NUL character. */
+static int
+codec_depth_check(const char *body, size_t len, struct codec_error *err)
+{
+	size_t	 depth = codec_depth(body, len);
+
+	if (depth == SIZE_MAX) {
+		codec_error_set(err, 400, "bad_json", "the request body holds a"
+		    " NUL character (raw or \\u0000), which no name or value"
+		    " may contain");
+		return -1;
+	}
+	if (depth > max_depth) {
+		codec_error_set(err, 400, "bad_json", "the request body nests"
+		    " deeper than %zu levels (max_json_depth)", max_depth);
+		return -1;
+	}
+	return 0;
+}
+
 /* Parses a body that must be one JSON object; the caller deletes it. */
 static int
 codec_parse(const char *body, size_t len, cJSON **root,
@@ -166,11 +195,8 @@ codec_parse(const char *body, size_t len, cJSON **root,
 		    " empty; a JSON object is expected");
 		return -1;
 	}
-	if (codec_depth(body, len) > max_depth) {
-		codec_error_set(err, 400, "bad_json", "the request body nests"
-		    " deeper than %zu levels (max_json_depth)", max_depth);
+	if (codec_depth_check(body, len, err) == -1)
 		return -1;
-	}
 	/* The end pointer, unlike cJSON_GetErrorPtr(), is per call. */
 	*root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
 	while (*root != NULL && end < body + len && (*end == ' ' ||
@@ -198,21 +224,39 @@ codec_parse(const char *body, size_t len, cJSON **root,
 	return 0;
 }
 
+static int
+codec_key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Rejects an object with a key given twice: JSON parsers disagree on
  * which one wins, so the request would mean different things. */
 static int
 codec_unique_keys(const cJSON *obj, const char *where,
     struct codec_error *err)
 {
-	const cJSON	*a, *b;
+	const cJSON	 *it;
+	const char	**keys;
+	size_t		  n = 0, i;
+	int		  rc = 0;
 
-	for (a = obj->child; a != NULL; a = a->next)
-		for (b = obj->child; b != a; b = b->next)
-			if (strcmp(a->string, b->string) == 0)
-				return codec_invalid(err, "%s%s%.64s is given"
-				    " twice", where, *where ? "." : "",
-				    a->string);
-	return 0;
+	/* Sorted, so that a body of many keys costs n log n, not n^2. */
+	if ((keys = malloc(((size_t)cJSON_GetArraySize(obj) + 1) *
+	    sizeof(*keys))) == NULL) {
+		codec_error_set(err, 413, "too_large", "%s has too many keys",
+		    *where ? where : "the body");
+		return -1;
+	}
+	cJSON_ArrayForEach(it, obj)
+		keys[n++] = it->string;
+	qsort(keys, n, sizeof(*keys), codec_key_cmp);
+	for (i = 1; i < n && rc == 0; i++)
+		if (strcmp(keys[i - 1], keys[i]) == 0)
+			rc = codec_invalid(err, "%s%s%.64s is given twice",
+			    where, *where ? "." : "", keys[i]);
+	free(keys);
+	return rc;
 }
 
 /* Rejects keys of obj that are not in allowed; where names obj. */
@@ -342,7 +386,8 @@ codec_step(const cJSON *root, const char *body, size_t len, int64_t *step,
 	}
 	if (!cJSON_IsNumber(it) ||
 	    (raw = codec_raw_value(body, len, "step", &n)) == NULL ||
-	    n == 0 || n >= sizeof(text) || strspn(raw, "0123456789") < n)
+	    n == 0 || n >= sizeof(text) || strspn(raw, "0123456789") < n ||
+	    (n > 1 && raw[0] == '0'))
 		return codec_invalid(err, "step must be an integer from 0 to"
 		    " 2^53-1, written without sign, fraction or exponent");
 	memcpy(text, raw, n);
@@ -542,11 +587,8 @@ codec_batch_into(const char *body, size_t len, struct batch_req *req,
 	size_t	 skel_len = 0;
 	int	 rc = -1;
 
-	if (codec_depth(body, len) > max_depth) {
-		codec_error_set(err, 400, "bad_json", "the request body nests"
-		    " deeper than %zu levels (max_json_depth)", max_depth);
+	if (codec_depth_check(body, len, err) == -1)
 		return -1;
-	}
 	/* The skeleton is never longer than the body. */
 	if ((skel = malloc(len + 1)) == NULL) {
 		codec_error_set(err, 413, "too_large", "out of memory");
@@ -1005,6 +1047,40 @@ fail:
 	return -1;
 }
 
+/* Whether s is valid UTF-8 (control characters allowed). */
+static int
+codec_utf8_valid(const char *s)
+{
+	unsigned long	 cp;
+	size_t		 n;
+
+	for (; *s != '\0'; s += n)
+		if ((n = codec_utf8((const unsigned char *)s, &cp)) == 0)
+			return 0;
+	return 1;
+}
+
+/* Checks free-form JSON a client keeps with a run (params, tags): every
+ * key and string valid UTF-8, no key twice in an object. */
+static int
+codec_free_json(const cJSON *it, const char *path, struct codec_error *err)
+{
+	const cJSON	*c;
+
+	if (cJSON_IsString(it) && !codec_utf8_valid(it->valuestring))
+		return codec_invalid(err, "%s is not valid UTF-8", path);
+	if (cJSON_IsObject(it) && codec_unique_keys(it, path, err) == -1)
+		return -1;
+	cJSON_ArrayForEach(c, it) {
+		if (c->string != NULL && !codec_utf8_valid(c->string))
+			return codec_invalid(err, "%s has a key that is not"
+			    " valid UTF-8", path);
+		if (codec_free_json(c, path, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* The compact text of an optional JSON object field, "{}" if absent. */
 static int
 codec_object_text(const cJSON *root, const char *field, char **out,
@@ -1014,6 +1090,8 @@ codec_object_text(const cJSON *root, const char *field, char **out,
 
 	if (it != NULL && !cJSON_IsObject(it))
 		return codec_invalid(err, "%s must be a JSON object", field);
+	if (it != NULL && codec_free_json(it, field, err) == -1)
+		return -1;
 	*out = it ? codec_print((cJSON *)it) : strdup("{}");
 	if (*out == NULL) {
 		codec_error_set(err, 413, "too_large", "%s is too large",

@@ -174,6 +174,13 @@ conf_check_words(struct conf *c, char *err, size_t errlen)
 		    " empty");
 		return -1;
 	}
+	for (i = 0; c->cors_origin[i] != '\0'; i++)
+		if ((unsigned char)c->cors_origin[i] <= ' ') {
+			snprintf(err, errlen, "cors_origin must be an origin"
+			    " such as https://example.org, without spaces or"
+			    " control characters");
+			return -1;
+		}
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
 		snprintf(err, errlen, "tls_cert and tls_key go together");
 		return -1;

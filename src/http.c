@@ -55,6 +55,7 @@ struct exchange {
 	char		*body;
 	size_t		 len, cap;
 	int		 too_large;
+	int		 unauthorized;	/* answered 401 once read */
 	struct MHD_PostProcessor *form;	/* multipart/form-data, or NULL */
 	struct upload	 parts[MAX_PARTS];
 	size_t		 nparts;
@@ -142,7 +143,7 @@ http_send(struct MHD_Connection *c, struct exchange *x, const char *method,
 {
 	struct timespec	 now;
 	enum MHD_Result	 ret;
-	char		 peer[64], esc[512];
+	char		 peer[64], esc[512], mesc[64];
 	double		 ms;
 
 	if (resp == NULL) {
@@ -164,7 +165,8 @@ http_send(struct MHD_Connection *c, struct exchange *x, const char *method,
 	ms = (double)(now.tv_sec - x->start.tv_sec) * 1e3 +
 	    (double)(now.tv_nsec - x->start.tv_nsec) / 1e6;
 	log_info("http", "%s \"%s %s\" %u in=%zuB %.2fms",
-	    http_peer(c, peer, sizeof(peer)), method,
+	    http_peer(c, peer, sizeof(peer)),
+	    log_escape(method, mesc, sizeof(mesc)),
 	    log_escape(url, esc, sizeof(esc)), status, x->len, ms);
 	return ret;
 }
@@ -285,7 +287,8 @@ http_static(struct http *h, struct MHD_Connection *c, struct exchange *x,
 	if (route_file(h->o.web_root, url, path, sizeof(path)) == 0 &&
 	    realpath(path, real) != NULL && rlen > 0 &&
 	    strncmp(real, h->root, rlen) == 0 && real[rlen] == '/')
-		fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+		    O_NONBLOCK);
 	if (fd == -1 || fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
 		if (fd != -1)
 			close(fd);
@@ -389,6 +392,8 @@ http_dispatch(struct http *h, struct MHD_Connection *c, struct exchange *x,
 {
 	char	 msg[128];
 
+	if (x->unauthorized)
+		return http_unauthorized(c, x, method, url);
 	if (x->too_large) {
 		snprintf(msg, sizeof(msg), "the request body exceeds the"
 		    " limit of %zu bytes (max_body_bytes)", h->o.max_body);
@@ -468,7 +473,8 @@ http_part(void *cls, enum MHD_ValueKind kind, const char *key,
 /*
  * Prepares for the body of a request: a form processor for
  * multipart/form-data, and otherwise a buffer of the announced length,
- * so that a large body is not copied as it grows.
+ * so that a large body is not copied as it grows.  A length over the
+ * limit marks the request too large: its body is dropped as it comes.
  */
 static void
 http_begin_body(struct http *h, struct MHD_Connection *c,
@@ -492,8 +498,12 @@ http_begin_body(struct http *h, struct MHD_Connection *c,
 	if (length == NULL)
 		return;
 	n = strtoull(length, &end, 10);
-	if (*end != '\0' || n == 0 || n > h->o.max_body)
+	if (*end != '\0' || n == 0)
 		return;
+	if (n > h->o.max_body) {
+		x->too_large = 1;
+		return;
+	}
 	if ((x->body = malloc((size_t)n + 1)) != NULL)
 		x->cap = (size_t)n + 1;
 }
@@ -542,11 +552,22 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		__atomic_add_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
 		clock_gettime(CLOCK_MONOTONIC, &x->start);
 		*state = x;
-		http_begin_body(h, c, x);
+		/* A request that will be refused has its body read and
+		 * dropped, not kept: nobody without a token, and no body
+		 * over the limit, makes the daemon hold memory.  (Answering
+		 * before the body would break clients still sending it.) */
+		if (strncmp(url, API_PREFIX, strlen(API_PREFIX)) == 0 &&
+		    strcmp(method, "OPTIONS") != 0 &&
+		    !http_authorized(h, c, method))
+			x->unauthorized = 1;
+		else
+			http_begin_body(h, c, x);
 		return MHD_YES;
 	}
 	if (*size != 0) {
-		if (x->form == NULL)
+		if (x->unauthorized) {
+			/* Dropped: it is answered 401 anyway. */
+		} else if (x->form == NULL)
 			http_body(h, x, data, *size);
 		else if (!x->bad_form &&
 		    MHD_post_process(x->form, data, *size) != MHD_YES)

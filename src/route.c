@@ -36,17 +36,26 @@ int
 route_segments(const char *path, char *buf, size_t len, char **seg,
     size_t *nseg)
 {
-	char	*p, *save = NULL;
+	char	*p, *slash;
 
 	if (strlen(path) >= len)
 		return -1;
 	strcpy(buf, path);
 	*nseg = 0;
-	for (p = strtok_r(buf, "/", &save); p != NULL;
-	    p = strtok_r(NULL, "/", &save)) {
-		if (*nseg == ROUTE_MAX_SEGMENTS || route_unescape(p) < 0)
+	p = buf;
+	while (*p == '/')
+		p++;
+	while (*p != '\0') {
+		if ((slash = strchr(p, '/')) != NULL)
+			*slash = '\0';
+		/* "a//b" names nothing; only a trailing slash is allowed. */
+		if (*p == '\0' || *nseg == ROUTE_MAX_SEGMENTS ||
+		    route_unescape(p) < 0)
 			return -1;
 		seg[(*nseg)++] = p;
+		if (slash == NULL)
+			break;
+		p = slash + 1;
 	}
 	return 0;
 }

@@ -18,10 +18,11 @@ long	 route_unescape(char *s);
 
 /*
  * Copies path into buf (of len bytes), splits it at '/' and decodes
- * each segment, so that "%2F" stays inside its segment.  Empty segments
- * are skipped.  Returns 0 with seg[0..*nseg) pointing into buf, or -1
- * when the path is too long, has more than ROUTE_MAX_SEGMENTS segments
- * or a segment does not decode.
+ * each segment, so that "%2F" stays inside its segment.  Leading
+ * slashes and one trailing slash are ignored.  Returns 0 with
+ * seg[0..*nseg) pointing into buf, or -1 when the path is too long, has
+ * an empty segment ("a//b"), more than ROUTE_MAX_SEGMENTS segments or a
+ * segment that does not decode.
  */
 int	 route_segments(const char *path, char *buf, size_t len,
 	    char **seg, size_t *nseg);

@@ -526,6 +526,21 @@ store_run_create(struct store *st, const char *name, const char *losses,
 	return 0;
 }
 
+int
+store_run_same(struct store *st, const char *name, int64_t id,
+    const char *losses)
+{
+	struct store_run	 run;
+	int			 rc;
+
+	if ((rc = store_run_read(&st->w, name, &run)) != 0)
+		return rc;
+	rc = run.id == id && strcmp(run.losses, losses) == 0 ? 0 :
+	    STORE_NOTFOUND;
+	store_run_free(&run);
+	return rc;
+}
+
 struct ensure_job {
 	const char		*name, *losses, *params, *tags;
 	int64_t			 id;

@@ -88,6 +88,12 @@ int	 store_run_create(struct store *, const char *name,
 	    const char *losses, const char *params, const char *tags,
 	    int64_t *id, enum store_outcome *outcome);
 
+/* 0 when the run of that name is still the one of that id and losses,
+ * STORE_NOTFOUND when it was deleted or replaced; inside store_submit()
+ * only, where a write checks that its run did not change under it. */
+int	 store_run_same(struct store *, const char *name, int64_t id,
+	    const char *losses);
+
 /* Fills run; free it with store_run_free(). */
 int	 store_run_get(struct store *, const char *name, struct store_run *);
 void	 store_run_free(struct store_run *);

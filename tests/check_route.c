@@ -38,6 +38,11 @@ START_TEST(segments)
 	ck_assert_int_eq(route_segments("runs/%G0", buf, sizeof(buf), seg,
 	    &n), -1);
 	ck_assert_int_eq(route_segments("runs/x", buf, 4, seg, &n), -1);
+	ck_assert_int_eq(route_segments("runs//x", buf, sizeof(buf), seg, &n),
+	    -1);
+	ck_assert_int_eq(route_segments("runs/x/", buf, sizeof(buf), seg, &n),
+	    0);
+	ck_assert_uint_eq(n, 2);
 }
 END_TEST
 
