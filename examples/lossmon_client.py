@@ -126,28 +126,40 @@ class LossmonClient:
         """Deletes the run and all its points."""
         return self._request("DELETE", self._run_path(name))
 
-    def post_batch(self, run, step, predictions, targets, split="train"):
+    def post_batch(self, run, step, predictions, targets=None,
+                   split="train", id=None, **inputs):
         """Posts one batch to (run, split, step).
 
         Batches posted to the same step add up: the stored value is the
         loss over all their samples.  Returns the reply, whose "losses"
         (per term) and "total" are the values of this batch alone.
+        Losses that take more inputs get them by name, e.g.
+        positives=..., negatives=... for triplet_margin, or variance=...
+        for gaussian_nll.  An id makes a retry safe: the daemon answers
+        a repeated id with its first reply and counts nothing twice.
         """
         body = {"step": int(step), "split": split,
-                "predictions": encode_values(predictions),
-                "targets": encode_values(targets)}
+                "predictions": encode_values(predictions)}
+        if targets is not None:
+            body["targets"] = encode_values(targets)
+        for name, value in inputs.items():
+            body[name] = encode_values(value)
+        if id is not None:
+            body["id"] = str(id)
         reply = self._request("POST", self._run_path(run, "batches"), body)
         reply["losses"] = _decode_map(reply.get("losses", {}))
         reply["total"] = decode_value(reply.get("total"))
         return reply
 
-    def post_scalars(self, run, step, values, split="train"):
+    def post_scalars(self, run, step, values, split="train", id=None):
         """Posts named scalars, e.g. {"lr": 0.01}, at (run, split, step).
         A scalar posted several times at one step keeps the mean.
         """
         body = {"step": int(step), "split": split,
                 "values": {name: encode_values(float(v))
                            for name, v in values.items()}}
+        if id is not None:
+            body["id"] = str(id)
         reply = self._request("POST", self._run_path(run, "scalars"), body)
         reply["values"] = _decode_map(reply.get("values", {}))
         return reply

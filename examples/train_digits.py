@@ -127,8 +127,10 @@ def validate(lm, args, model, x_val, y_val, step):
         entry = record_entry("val", step, *losses(logits, y_val))
         entry["batches"] = []
         for part in uneven_batches(len(y_val)):
+            # An id per batch: if a post times out and is retried,
+            # the daemon counts it once.
             lm.post_batch(args.run, step, logits[part], y_val[part],
-                          split="val")
+                          split="val", id="val-%d-%d" % (step, part.start))
             batch = record_entry("val", step,
                                  *losses(logits[part], y_val[part]))
             batch["size"] = part.stop - part.start
@@ -167,7 +169,8 @@ def train(lm, args, record):
 
             # The logits of the forward pass that gave this loss, so
             # the daemon computes exactly what backward used.
-            lm.post_batch(args.run, step, logits.detach(), yb)
+            lm.post_batch(args.run, step, logits.detach(), yb,
+                          id="train-%d" % step)
             lm.post_scalars(args.run, step,
                             {"lr": opt.param_groups[0]["lr"],
                              "accuracy": accuracy(logits, yb)})

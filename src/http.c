@@ -715,7 +715,10 @@ http_start(const struct http_options *o, struct api *api, char *err,
 		flags |= MHD_USE_TLS;
 	http_mhd_options(h, &ss, opts);
 
-	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_access, h,
+	/* The port only names the address in libmicrohttpd's messages. */
+	h->mhd = MHD_start_daemon(flags, ntohs(ss.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port), NULL, NULL, http_access, h,
 	    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (h->mhd == NULL) {
 		snprintf(err, errlen, "cannot listen on %s (in use, not an"

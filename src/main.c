@@ -119,6 +119,9 @@ main(int argc, char **argv)
 		rc = store_backup(conf.db, conf.backup, err, sizeof(err));
 		if (rc == -1)
 			fprintf(stderr, "lossmond: %s\n", err);
+		else
+			fprintf(stderr, "lossmond: %s backed up to %s\n",
+			    conf.db, conf.backup);
 		conf_free(&conf);
 		return rc == 0 ? 0 : 1;
 	}
