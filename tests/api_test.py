@@ -19,7 +19,6 @@ notice wrong values).  Standard library only.  Exit status 0 when all
 tests pass, 1 when one fails, 99 when there is no daemon to test.
 """
 import fractions
-import http.client
 import json
 import math
 import os
@@ -53,66 +52,11 @@ def tearDownModule():
 # ---------------------------------------------------------------------
 # HTTP and JSON helpers
 
-def _reject_constant(token):
-    raise ValueError("bare %s token, which is not JSON" % token)
-
-
-def strict_json(raw):
-    """Parses JSON text, refusing NaN, Infinity and -Infinity tokens."""
-    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-
-
-class Reply:
-    def __init__(self, method, path, status, raw, headers):
-        self.method = method
-        self.path = path
-        self.status = status
-        self.raw = raw
-        self.headers = headers
-        self.ctype = headers.get("Content-Type", "")
-        self.body = None
-        self.json_error = None
-        if self.ctype.startswith("application/json"):
-            try:
-                self.body = strict_json(raw)
-            except ValueError as e:
-                self.json_error = str(e)
-
-    def __repr__(self):
-        text = self.raw[:600].decode("utf-8", "replace")
-        return "%s %s -> %d %s" % (self.method, self.path, self.status,
-                                   text)
-
-
-class Client:
-    """Sends requests with exactly the path given (no normalisation)."""
-
-    def __init__(self, d):
-        u = urllib.parse.urlsplit(d.url)
-        self.host, self.port = u.hostname, u.port
-
-    def request(self, method, path, body=None, raw=None, headers=None):
-        hdrs = dict(headers or {})
-        data = raw
-        if body is not None:
-            data = json.dumps(body, allow_nan=False).encode()
-            hdrs.setdefault("Content-Type", "application/json")
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
-        try:
-            conn.request(method, path, body=data, headers=hdrs)
-            r = conn.getresponse()
-            reply = Reply(method, path, r.status, r.read(), r.headers)
-        finally:
-            conn.close()
-        return reply
+from daemon import Client, run_path  # noqa: E402
 
 
 def q(name):
     return daemon.quote(name)
-
-
-def run_path(run, sub=""):
-    return "/api/v1/runs/" + q(run) + sub
 
 
 def is_number(v):

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "arrays.h"
+#include "check_run.h"
 
 static int
 json(const char *s, struct codec_array *a, struct codec_error *err)
@@ -206,8 +207,6 @@ main(void)
 {
 	Suite	*s = suite_create("arrays");
 	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_test(tc, json_shapes);
 	tcase_add_test(tc, json_errors);
@@ -215,9 +214,5 @@ main(void)
 	tcase_add_test(tc, npy_types);
 	tcase_add_test(tc, npy_errors);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return check_run(s);
 }

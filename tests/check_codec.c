@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "check_run.h"
 
 static int
 batch(const char *body, struct batch_req *b, struct codec_error *err)
@@ -348,8 +349,6 @@ main(void)
 {
 	Suite	*s = suite_create("codec");
 	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_test(tc, batch_shapes);
 	tcase_add_test(tc, batch_defaults_and_specials);
@@ -363,9 +362,5 @@ main(void)
 	tcase_add_test(tc, step_text);
 	tcase_add_test(tc, numbers_out);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return check_run(s);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "check_run.h"
 
 START_TEST(defaults)
 {
@@ -133,8 +134,6 @@ main(void)
 {
 	Suite	*s = suite_create("conf");
 	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, example_file_parses);
@@ -143,9 +142,5 @@ main(void)
 	tcase_add_test(tc, flags_override_file);
 	tcase_add_test(tc, bad_flags);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return check_run(s);
 }

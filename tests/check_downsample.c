@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "downsample.h"
+#include "check_run.h"
 
 static struct point *
 series(size_t n)
@@ -126,8 +127,6 @@ main(void)
 {
 	Suite	*s = suite_create("downsample");
 	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_test(tc, short_series_untouched);
 	tcase_add_test(tc, bounded_ordered_first_last);
@@ -136,9 +135,5 @@ main(void)
 	tcase_add_test(tc, deterministic);
 	tcase_add_test(tc, tiny_max);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return check_run(s);
 }

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "loss.h"
+#include "check_run.h"
 
 #define REFERENCE	TOP_SRCDIR "/tests/reference.json"
 #define CATALOGUE	TOP_SRCDIR "/tests/reference_catalogue.json"
@@ -1195,8 +1196,6 @@ main(void)
 	TCase	*bad = tcase_create("errors");
 	TCase	*api = tcase_create("types");
 	TCase	*edge = tcase_create("edges");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_set_timeout(ref, 60);
 	tcase_add_test(ref, test_reference);
@@ -1226,9 +1225,5 @@ main(void)
 	suite_add_tcase(s, api);
 	suite_add_tcase(s, edge);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(s);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "route.h"
+#include "check_run.h"
 
 START_TEST(unescape)
 {
@@ -77,16 +78,10 @@ main(void)
 {
 	Suite	*s = suite_create("route");
 	TCase	*tc = tcase_create("core");
-	SRunner	*sr;
-	int	 failed;
 
 	tcase_add_test(tc, unescape);
 	tcase_add_test(tc, segments);
 	tcase_add_test(tc, files);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return check_run(s);
 }

@@ -9,6 +9,7 @@ with SIGTERM must then exit 0, so a leak or a memory error fails the test
 that stopped it.
 """
 import atexit
+import http.client
 import json
 import os
 import re
@@ -137,3 +138,99 @@ class Daemon:
 def quote(name):
     """Percent-encodes one path segment."""
     return urllib.parse.quote(name, safe="")
+
+
+# ---------------------------------------------------------------------
+# HTTP helpers shared by the test suites
+
+def _reject_constant(token):
+    raise ValueError("bare %s token, which is not JSON" % token)
+
+
+def strict_json(raw):
+    """Parses JSON text, refusing NaN, Infinity and -Infinity tokens."""
+    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+
+
+class Reply:
+    """A reply: status, raw bytes, headers and, for a JSON reply, the
+    parsed body, or json_error when it is not valid (strict) JSON."""
+
+    def __init__(self, method, path, status, raw, headers):
+        self.method = method
+        self.path = path
+        self.status = status
+        self.raw = raw
+        self.headers = headers
+        self.ctype = headers.get("Content-Type", "")
+        self.body = None
+        self.json_error = None
+        if self.ctype.startswith("application/json") and raw:
+            try:
+                self.body = strict_json(raw)
+            except ValueError as e:     # UnicodeDecodeError too
+                self.json_error = str(e)
+
+    def __repr__(self):
+        text = self.raw[:600].decode("utf-8", "replace")
+        return "%s %s -> %d %s" % (self.method, self.path[:200],
+                                   self.status, text)
+
+
+class Client:
+    """Sends requests with exactly the path given, over TLS when the
+    daemon's address is https (with the given SSL context), with a
+    bearer token when given one.  A keep-alive client holds one
+    connection, as a training job's client would; after an error it
+    opens a new one for the next request."""
+
+    def __init__(self, d, keep_alive=False, timeout=60, context=None,
+                 token=None):
+        u = urllib.parse.urlsplit(d.url)
+        self.host, self.port, self.scheme = u.hostname, u.port, u.scheme
+        self.keep_alive = keep_alive
+        self.timeout = timeout * SLOW
+        self.context = context
+        self.token = token
+        self.conn = None
+
+    def _connect(self):
+        if self.scheme == "https":
+            return http.client.HTTPSConnection(
+                self.host, self.port, context=self.context,
+                timeout=self.timeout)
+        return http.client.HTTPConnection(self.host, self.port,
+                                          timeout=self.timeout)
+
+    def request(self, method, path, body=None, raw=None, headers=None,
+                token=None):
+        hdrs = dict(headers or {})
+        token = token if token is not None else self.token
+        if token is not None:
+            hdrs["Authorization"] = "Bearer " + token
+        data = raw
+        if body is not None:
+            data = json.dumps(body, allow_nan=False).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        if self.conn is None:
+            self.conn = self._connect()
+        try:
+            self.conn.request(method, path, body=data, headers=hdrs)
+            r = self.conn.getresponse()
+            reply = Reply(method, path, r.status, r.read(), r.headers)
+        except BaseException:
+            self.close()
+            raise
+        if not self.keep_alive:
+            self.close()
+        return reply
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def run_path(run, sub=""):
+    """The API path of a run, its name percent-encoded as one segment."""
+    return "/api/v1/runs/" + quote(run) + sub

@@ -57,12 +57,7 @@ def tearDownModule():
         SHARED.stop()
 
 
-def _reject_constant(token):
-    raise ValueError("bare %s token, which is not JSON" % token)
-
-
-def strict_json(raw):
-    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+from daemon import strict_json  # noqa: E402
 
 
 def from_json_value(v):

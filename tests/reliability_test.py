@@ -61,81 +61,11 @@ def figures(what, **numbers):
 # ---------------------------------------------------------------------
 # HTTP and JSON helpers
 
-def _reject_constant(token):
-    raise ValueError("bare %s token, which is not JSON" % token)
-
-
-def strict_json(raw):
-    """Parses JSON text, refusing NaN, Infinity and -Infinity tokens."""
-    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-
-
-class Reply:
-    def __init__(self, method, path, status, raw, headers):
-        self.method = method
-        self.path = path
-        self.status = status
-        self.raw = raw
-        self.headers = headers
-        self.ctype = headers.get("Content-Type", "")
-        self.body = None
-        self.json_error = None
-        if self.ctype.startswith("application/json"):
-            try:
-                self.body = strict_json(raw)
-            except ValueError as e:     # UnicodeDecodeError too
-                self.json_error = str(e)
-
-    def __repr__(self):
-        text = self.raw[:600].decode("utf-8", "replace")
-        return "%s %s -> %d %s" % (self.method, self.path[:200],
-                                   self.status, text)
-
-
-class Client:
-    """Sends requests with exactly the path given.  A keep-alive client
-    holds one connection, as a training job's client would; after an
-    error it opens a new one for the next request."""
-
-    def __init__(self, d, keep_alive=False, timeout=60):
-        u = urllib.parse.urlsplit(d.url)
-        self.host, self.port = u.hostname, u.port
-        self.keep_alive = keep_alive
-        self.timeout = timeout
-        self.conn = None
-
-    def request(self, method, path, body=None, raw=None, headers=None):
-        hdrs = dict(headers or {})
-        data = raw
-        if body is not None:
-            data = json.dumps(body, allow_nan=False).encode()
-            hdrs.setdefault("Content-Type", "application/json")
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.host, self.port,
-                                                   timeout=self.timeout)
-        try:
-            self.conn.request(method, path, body=data, headers=hdrs)
-            r = self.conn.getresponse()
-            reply = Reply(method, path, r.status, r.read(), r.headers)
-        except BaseException:
-            self.close()
-            raise
-        if not self.keep_alive:
-            self.close()
-        return reply
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+from daemon import Client, Reply, run_path  # noqa: E402
 
 
 def q(name):
     return daemon.quote(name)
-
-
-def run_path(run, sub=""):
-    return "/api/v1/runs/" + q(run) + sub
 
 
 def batch(step, pred, target=None, id=None, split=None):

@@ -16,7 +16,6 @@ skipped when its tool is missing).  Exit status 0 when all tests pass,
 1 when one fails, 99 when there is no daemon to test.
 """
 import http.client
-import json
 import os
 import re
 import secrets
@@ -51,57 +50,7 @@ def scratch():
 # ---------------------------------------------------------------------
 # HTTP helpers
 
-class Reply:
-    def __init__(self, method, path, status, raw, headers):
-        self.method = method
-        self.path = path
-        self.status = status
-        self.raw = raw
-        self.headers = headers
-        self.ctype = headers.get("Content-Type", "")
-        self.body = None
-        if self.ctype.startswith("application/json") and raw:
-            self.body = json.loads(raw.decode("utf-8"))
-
-    def __repr__(self):
-        text = self.raw[:400].decode("utf-8", "replace")
-        return "%s %s -> %d %s" % (self.method, self.path[:200],
-                                   self.status, text)
-
-
-class Client:
-    """Sends requests with exactly the path given; over TLS when the
-    daemon's address is https, with the given SSL context."""
-
-    def __init__(self, d, context=None, token=None):
-        u = urllib.parse.urlsplit(d.url)
-        self.host, self.port, self.scheme = u.hostname, u.port, u.scheme
-        self.context = context
-        self.token = token
-
-    def connect(self):
-        if self.scheme == "https":
-            return http.client.HTTPSConnection(self.host, self.port,
-                                               context=self.context,
-                                               timeout=30)
-        return http.client.HTTPConnection(self.host, self.port, timeout=30)
-
-    def request(self, method, path, body=None, headers=None, token=None):
-        hdrs = dict(headers or {})
-        token = token if token is not None else self.token
-        if token is not None:
-            hdrs["Authorization"] = "Bearer " + token
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            hdrs["Content-Type"] = "application/json"
-        conn = self.connect()
-        try:
-            conn.request(method, path, body=data, headers=hdrs)
-            r = conn.getresponse()
-            return Reply(method, path, r.status, r.read(), r.headers)
-        finally:
-            conn.close()
+from daemon import Client, run_path  # noqa: E402
 
 
 def raw_request(host, port, target, method="GET"):
@@ -135,10 +84,6 @@ def unverified_context():
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
-
-
-def run_path(run, sub=""):
-    return "/api/v1/runs/" + daemon.quote(run) + sub
 
 
 def token_file(folder, name, token):
