@@ -12,6 +12,11 @@
 #include "codec.h"
 #include "loss.h"
 
+/* .npy data is read as this machine's own numbers. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "arrays.c reads little-endian .npy data natively: port it first"
+#endif
+
 #define PATH_LEN	96		/* "predictions[12][3]" and the like */
 
 /* The state of one JSON array being read. */
@@ -24,8 +29,10 @@ struct reader {
 	size_t			 cap;		/* doubles a->data can hold */
 	int			 ndim;		/* 0 until known */
 	int			 known[LOSS_MAX_DIMS];	/* shape[d] is set */
-	char			 path[PATH_LEN];
-	size_t			 plen;
+	/* Where the reader is: the index at each depth it is in, written
+	 * out as "predictions[3][1]" only for an error message. */
+	size_t			 at[LOSS_MAX_DIMS];
+	int			 depth;
 	struct codec_error	*err;
 };
 
@@ -37,13 +44,22 @@ static int
 arrays_fail(struct reader *r, int status, const char *code,
     const char *fmt, ...)
 {
-	char	 msg[200];
+	char	 msg[200], path[PATH_LEN];
+	size_t	 o;
+	int	 d, w;
 	va_list	 ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	codec_error_set(r->err, status, code, "%s %s", r->path, msg);
+	o = (size_t)snprintf(path, sizeof(path), "%s", r->field);
+	for (d = 0; d < r->depth && o < sizeof(path); d++) {
+		w = snprintf(path + o, sizeof(path) - o, "[%zu]", r->at[d]);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+	codec_error_set(r->err, status, code, "%s %s", path, msg);
 	return -1;
 }
 
@@ -207,9 +223,8 @@ arrays_close(struct reader *r, int d, size_t count)
 static int
 arrays_level(struct reader *r, int d)
 {
-	size_t	 count = 0, plen = r->plen;
+	size_t	 count = 0;
 	double	 v = 0;
-	int	 w;
 
 	if (d == LOSS_MAX_DIMS)
 		return arrays_fail(r, 400, "invalid_field", "is nested deeper"
@@ -221,10 +236,8 @@ arrays_level(struct reader *r, int d)
 		return arrays_close(r, d, 0);
 	}
 	for (;;) {
-		w = snprintf(r->path + plen, PATH_LEN - plen, "[%zu]",
-		    count);
-		r->plen = w > 0 && (size_t)w < PATH_LEN - plen ?
-		    plen + (size_t)w : plen;
+		r->at[d] = count;
+		r->depth = d + 1;
 		arrays_ws(r);
 		if (r->i < r->len && r->s[r->i] == '[') {
 			if (r->ndim != 0 && d + 1 >= r->ndim)
@@ -245,8 +258,7 @@ arrays_level(struct reader *r, int d)
 		}
 		count++;
 		arrays_ws(r);
-		r->plen = plen;
-		r->path[plen] = '\0';
+		r->depth = d;
 		if (r->i < r->len && r->s[r->i] == ',') {
 			r->i++;
 			continue;
@@ -275,8 +287,6 @@ arrays_json(const char *s, size_t len, const char *field, size_t max,
 	r.max = max;
 	r.a = a;
 	r.err = err;
-	snprintf(r.path, sizeof(r.path), "%s", field);
-	r.plen = strlen(r.path);
 	if (arrays_level(&r, 0) == -1) {
 		free(a->data);
 		a->data = NULL;
@@ -364,6 +374,11 @@ arrays_npy_convert(const unsigned char *p, char kind, size_t size,
 {
 	size_t	 i;
 
+	/* The file's float64 are this machine's doubles: one copy. */
+	if (kind == 'f' && size == sizeof(double)) {
+		memcpy(out, p, n * size);
+		return;
+	}
 	for (i = 0; i < n; i++, p += size) {
 		union {
 			double d; float f; int64_t i8; int32_t i4; int16_t i2;
