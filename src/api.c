@@ -747,28 +747,31 @@ api_scalars_write(struct api *api, const void *arg)
 	const struct scalars_write	*w = arg;
 	const struct scalars_req	*s = w->s;
 	struct store_value		 v;
-	double				 st[2];
+	double				 st[3], x;
 	size_t				 i, n;
 	int				 rc;
 
 	for (i = 0; i < s->n; i++) {
 		rc = store_stats_get(api->store, w->run->row.id, s->split,
-		    s->step, s->names[i], st, 2, &n);
+		    s->step, s->names[i], st, 3, &n);
 		if (rc == STORE_NOTFOUND)
-			st[0] = st[1] = 0;
-		else if (rc != 0 || n != 2)
+			st[0] = st[1] = st[2] = 0;
+		else if (rc != 0 || n != 3)
 			return -1;
-		/* The mean and the count are kept, not the sum, which could
-		 * overflow where the mean does not; long double holds the
-		 * sum of the posts exactly enough to round the mean right. */
-		st[0] = (double)(((long double)st[0] * st[1] + s->values[i]) /
-		    (st[1] + 1));
+		/*
+		 * The sum gives the mean exactly as the posts' arithmetic
+		 * would; a running mean, which cannot overflow, stands in
+		 * when finite posts overflow the sum.
+		 */
+		x = s->values[i];
+		st[0] += x;
 		st[1] += 1;
+		st[2] = st[2] * ((st[1] - 1) / st[1]) + x / st[1];
 		v.metric = s->names[i];
 		v.kind = METRIC_SCALAR;
-		v.value = st[0];
+		v.value = isfinite(st[0]) ? st[0] / st[1] : st[2];
 		v.stats = st;
-		v.nstats = 2;
+		v.nstats = 3;
 		if (store_values_put(api->store, w->run->row.id, s->split,
 		    s->step, &v, 1) != 0)
 			return -1;
