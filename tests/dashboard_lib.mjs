@@ -71,7 +71,8 @@ export function requireBrowser() {
 	try {
 		fs.accessSync(CHROMIUM, fs.constants.X_OK);
 	} catch (e) {
-		skipOrFail(CHROMIUM + ' is missing (apt-get install chromium)');
+		skipOrFail(CHROMIUM +
+		    ' is missing (apt-get install chromium)');
 	}
 	return pw;
 }
@@ -94,7 +95,8 @@ export function workspace(prefix, hangMs) {
 	setTimeout(() => {
 		console.error('not ok - the test hung; giving up');
 		for (const d of daemons)
-			console.error(d.log().slice(-3000).replace(/^/gm, '# '));
+			console.error(d.log().slice(-3000)
+			    .replace(/^/gm, '# '));
 		process.exit(1);
 	}, hangMs).unref();
 	for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
@@ -115,16 +117,18 @@ export function startDaemon(ws, db, extraArgs) {
 		stdio: ['ignore', 'ignore', 'pipe'],
 	});
 	let log = '';
+	const running = () => child.exitCode === null &&
+	    child.signalCode === null;
 	const d = {
 		base: null,
 		log: () => log,
 		kill() {
-			if (child.exitCode === null && child.signalCode === null)
+			if (running())
 				child.kill('SIGKILL');
 		},
 		// SIGTERM, then wait for the exit: the file is then closed.
 		stop() {
-			if (child.exitCode !== null || child.signalCode !== null)
+			if (!running())
 				return Promise.resolve();
 			return new Promise((resolve) => {
 				child.once('exit', () => resolve());
@@ -245,8 +249,8 @@ export async function waitFor(what, read, fn) {
 			// not there yet
 		}
 		if (Date.now() > end)
-			assert.fail('timed out waiting for ' + what + '; last: ' +
-			    JSON.stringify(last).slice(0, 2000));
+			assert.fail('timed out waiting for ' + what +
+			    '; last: ' + JSON.stringify(last).slice(0, 2000));
 		await new Promise((r) => setTimeout(r, 100));
 	}
 }

@@ -107,10 +107,14 @@ function waitCharts(what, fn) {
 	return waitFor(what, charts, fn);
 }
 
-async function shot(name, opts) {
+// A screenshot of the window; the mouse moves away unless `hovering`.
+async function shot(name, hovering) {
 	const file = path.join(ws.shots, name);
 
-	await page.screenshot(Object.assign({ path: file }, opts || {}));
+	if (!hovering)
+		await page.mouse.move(0, 0);
+	await page.evaluate(() => document.activeElement.blur());
+	await page.screenshot({ path: file });
 	console.log('# screenshot: ' + file);
 }
 
@@ -192,7 +196,8 @@ before(async () => {
 after(async () => {
 	if (br)
 		await br.context.close().catch(() => {});
-	daemon.kill();
+	if (daemon)
+		daemon.kill();
 });
 
 // ---- the checks ----
@@ -267,7 +272,6 @@ test('one chart per metric, train and validation together, holding ' +
 	assert.equal(val.steps.length, LAST / VAL_EVERY);
 	assert.ok(val.dash, 'validation is dashed');
 	assert.equal(lineOf(chartOf(list, 'total'), RUN, 'train').dash, null);
-	await shot('dashboard-one-run.png');
 });
 
 test('NaN and infinite values are marked where they happened and the ' +
@@ -329,11 +333,14 @@ test('a point posted now appears without reload, fetched from the last ' +
 	const seen = br.history.length;
 	const step = LAST + 1;
 
+	const posted = Date.now();
 	await api(base, 'POST', runURL(RUN) + '/batches',
 	    batch(step, 'train', 0.05));
 	let list = await waitCharts('step ' + step + ' in mse',
 	    (l) => lineOf(chartOf(l, 'mse'), RUN, 'train').steps.at(-1) ===
 	    step);
+	console.log('# the new point was drawn ' + (Date.now() - posted) +
+	    ' ms after its post');
 	const later = br.history.slice(seen);
 	assert.ok(later.length > 0);
 	for (const u of later)
@@ -373,13 +380,14 @@ test('the smoothing slider smooths, a constant stays exactly constant ' +
 	assert.equal(await page.inputValue('#smooth'), '0.9');
 	for (const c of list) {
 		for (const l of c.lines) {
-			const nums = l.values.map((v) => typeof v === 'number' ?
-			    v : Number(v));
+			const nums = l.values.map((v) =>
+			    typeof v === 'number' ? v : Number(v));
 			const want = smooth(nums, 0.9).map((v) =>
 			    Number.isFinite(v) ? v : String(v));
 			assert.deepEqual(l.smoothed, want, c.metric);
 			assert.ok(l.rawAlpha < 1, 'the raw line is faint');
-			assert.equal(l.rawDrawn, l.drawn, 'raw line drawn too');
+			assert.equal(l.rawDrawn, l.drawn,
+			    'the raw line is drawn too');
 		}
 	}
 	const mse = lineOf(chartOf(list, 'mse'), RUN, 'train');
@@ -433,7 +441,6 @@ test('zooming asks the server for the range, down to every point, the ' +
 	    pts.map((p) => p[0]));
 	assert.ok(chartOf(list, 'mse').yRange[1] <
 	    mse.yRange[1], 'the value axis follows the zoom');
-	await shot('dashboard-zoom.png');
 
 	await page.reload();
 	const again = await waitCharts('the zoomed charts after a reload',
@@ -486,7 +493,11 @@ test('two runs overlay in every chart, one colour per run, and their ' +
 	await page.fill('#smooth-num', '0.6');
 	await page.press('#smooth-num', 'Tab');
 	await waitCharts('smoothed', (l) => l[0].lines[0].smoothed !== null);
-	await shot('dashboard-overlay.png');
+	const total = chartOf(await charts(), 'total');
+	const { box } = await plotBox('total');
+	await page.mouse.move(xAt(box, total, 30), box.y + box.height / 3);
+	await shot('dashboard-overlay.png', true);
+	await page.mouse.move(0, 0);
 });
 
 test('the CSV and JSON downloads hold the drawn rows', async () => {
@@ -571,6 +582,40 @@ test('x axis by step, relative or wall time; y axis linear or log',
 	await waitCharts('linear axes', (l) => !chartOf(l, 'mse').log);
 });
 
+test('one metric alone, and a link reproduces the whole view',
+    async () => {
+	const wide = chartOf(await charts(), 'mse').width;
+	const enc = encodeURIComponent;
+
+	await page.selectOption('#metric', 'mse');
+	const list = await waitCharts('mse alone', (l) => l.length === 1 &&
+	    l[0].metric === 'mse');
+	assert.ok(list[0].width > 1.5 * wide, 'shown large');
+	assert.match(page.url(), /[#&]metric=mse(&|$)/);
+	await page.selectOption('#metric', '');
+	await waitCharts('every chart', (l) => l.length === 7);
+
+	const hash = '#runs=' + enc(RUN) + ',' + enc(OTHER) +
+	    '&metric=mse&smooth=0.6&y=log&zoom=10,30&contrib=shares';
+	const other = await br.context.newPage();
+	other.on('pageerror', (e) => br.errors.push(String(e)));
+	await other.goto(base + '/' + hash);
+	const got = await waitFor('the linked view', () => other.evaluate(
+	    () => [window.lossmon.view, window.lossmon.charts,
+	    window.lossmon.contributions]), ([v, l, c]) => l.length === 1 &&
+	    l[0].lines.length === 4 && c.length === 2);
+	assert.deepEqual(got[0], { runs: [RUN, OTHER], metric: 'mse',
+	    smooth: 0.6, x: 'step', y: 'log', zoom: [10, 30],
+	    contrib: 'shares' });
+	const c = got[1][0];
+	assert.equal(c.metric, 'mse');
+	assert.ok(c.log);
+	assert.deepEqual(c.xRange, [10, 30]);
+	assert.ok(c.lines.every((l) => l.smoothed !== null));
+	assert.ok(other.url().endsWith(hash), other.url());
+	await other.close();
+});
+
 test('the contributions of the weighted terms add up to the total',
     async () => {
 	await page.fill('#smooth-num', '0');
@@ -595,10 +640,13 @@ test('the contributions of the weighted terms add up to the total',
 	total.forEach((p, i) => {
 		const top = c.terms[1].layer[i];
 		if (typeof p[1] === 'number')
-			assert.equal(top, p[1], 'stack top = total at ' + p[0]);
+			assert.equal(top, p[1], 'the top is the total at ' +
+			    p[0]);
 		else
 			assert.equal(top, null, 'a gap at ' + p[0]);
 	});
+	assert.deepEqual(c.nonFinite, [{ step: NAN_STEP, value: 'NaN' },
+	    { step: NAN_STEP, value: 'NaN' }], 'both terms marked');
 	assert.match(page.url(), /[#&]contrib=stacked(&|$)/);
 	await page.evaluate(() => window.scrollTo(0, 0));
 	await shot('dashboard-contributions.png');
@@ -609,11 +657,30 @@ test('the contributions of the weighted terms add up to the total',
 	for (const x of list) {
 		for (const v of x.terms.at(-1).layer) {
 			if (v !== null)
-				assert.ok(Math.abs(v - 100) < 1e-9, 'top ' + v);
+				assert.ok(Math.abs(v - 100) < 1e-9,
+				    'top ' + v);
 		}
 	}
 	await page.selectOption('#contrib', 'off');
 	await waitFor('no contributions', read, (l) => l.length === 0);
+});
+
+test('opened without runs it shows the latest; Clear empties the view',
+    async () => {
+	await page.goto(base + '/');
+	await page.reload();
+	const v = await waitFor('the run updated last', view,
+	    (x) => x.runs.length === 1);
+	assert.deepEqual(v.runs, [RUN]);
+	await page.click('#clear-chosen');
+	await waitFor('no run', view, (x) => x.runs.length === 0);
+	await page.locator('#placeholder', { hasText: 'Choose runs' })
+	    .waitFor();
+	const rounds = await page.evaluate(() => window.lossmon.refreshes);
+	await page.waitForFunction((n) => window.lossmon.refreshes > n + 2,
+	    rounds);
+	assert.deepEqual((await view()).runs, [], 'still empty');
+	assert.equal(await page.locator('#charts .chart').count(), 0);
 });
 
 test('the keyboard chooses runs, moves the cursor and zooms',

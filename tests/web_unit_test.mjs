@@ -148,7 +148,8 @@ test('a constant series stays exactly constant', () => {
 		-0, 2 ** 60 + 2 ** 8, 0.30000000000000004];
 
 	for (const c of constants) {
-		for (const w of [0.001, 0.5, 0.6, 0.9, 0.97, 0.99, MAX_WEIGHT]) {
+		for (const w of [0.001, 0.5, 0.6, 0.9, 0.97, 0.99,
+		    MAX_WEIGHT]) {
 			const out = smooth(new Array(2000).fill(c), w);
 			out.forEach((v, i) => assert.ok(Object.is(v, c) ||
 			    (v === c), 'c ' + c + ' w ' + w + ' at ' + i +
@@ -369,6 +370,7 @@ test('durations read as a person would say them', () => {
 test('CSV quotes what needs it and ends lines with CRLF', () => {
 	assert.equal(S.csv([['a', 'b,c', 'say "hi"', ' pad', 'ok']]),
 	    'a,"b,c","say ""hi"""," pad",ok\r\n');
-	assert.equal(S.csv([['模型 π', 1.5, 'NaN']]), '模型 π,1.5,NaN\r\n');
+	assert.equal(S.csv([['模型 π', 1.5, 'NaN']]),
+	    '模型 π,1.5,NaN\r\n');
 	assert.equal(S.csv([]), '');
 });

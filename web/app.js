@@ -44,9 +44,9 @@
  *     line, drawn with opacity rawAlpha; gaps counts the breaks in the
  *     raw line (values a log axis cannot show).
  *   window.lossmon.contributions	one entry per contributions chart:
- *     { run, split, mode, steps, terms: [{ name, weight, parts,
- *       layer }] } with parts the weighted losses and layer the
- *     stacked values drawn (null for a gap).
+ *     { run, split, mode, steps, nonFinite: [{ step, value }], terms:
+ *       [{ name, weight, parts, layer }] } with parts the weighted
+ *     losses and layer the stacked values drawn (null for a gap).
  */
 'use strict';
 
@@ -71,6 +71,7 @@
 	 * only the bucket edges are shared by all terms. */
 	const CONTRIB_DENSITY = 3;
 	const MAX_OVERLAY_SHOWN = 50;
+	const AXIS_ROOM = 80;
 	/* Up to this many lines in all, every chart fetches, on screen or
 	 * not; beyond, only those on or near the screen. */
 	const EAGER_LINES = 64;
@@ -102,6 +103,8 @@
 	const $ = (id) => document.getElementById(id);
 	const dom = {
 		status: $('status'),
+		tokenForm: $('token-form'),
+		token: $('token'),
 		theme: $('theme'),
 		filter: $('filter'),
 		runCount: $('run-count'),
@@ -137,6 +140,7 @@
 		contribs: new Map(),	/* run name -> contributions chart */
 		order: '',
 		ids: 0,
+		defaulted: false,
 		refreshes: 0,
 		historyRequests: 0,
 		timer: null,
@@ -204,11 +208,51 @@
 		return API + '/runs/' + encodeURIComponent(name);
 	}
 
+	/*
+	 * The read token, when the daemon wants one: asked for once on a
+	 * 401, kept for this tab only (sessionStorage), sent as a bearer
+	 * token with every request of the API.
+	 */
+	const TOKEN_KEY = 'lossmon-read-token';
+	let memoryToken = null;
+
+	function readToken() {
+		try {
+			return sessionStorage.getItem(TOKEN_KEY);
+		} catch (e) {
+			return null;
+		}
+	}
+
+	function askForToken() {
+		if (!dom.tokenForm.hidden)
+			return;
+		dom.tokenForm.hidden = false;
+		dom.token.focus();
+	}
+
+	dom.tokenForm.addEventListener('submit', (ev) => {
+		ev.preventDefault();
+		try {
+			sessionStorage.setItem(TOKEN_KEY, dom.token.value.trim());
+		} catch (e) {
+			/* Storage refused: the token lasts until a reload. */
+			memoryToken = dom.token.value.trim();
+		}
+		dom.token.value = '';
+		dom.tokenForm.hidden = true;
+	});
+
 	/* Resolves to the parsed body; rejects with an Error carrying the
 	 * API's message and the HTTP status. */
 	async function getJSON(path) {
+		const token = readToken() || memoryToken;
+		const headers = { Accept: 'application/json' };
+
+		if (token)
+			headers.Authorization = 'Bearer ' + token;
 		const res = await fetch(path, {
-			headers: { Accept: 'application/json' },
+			headers: headers,
 			cache: 'no-store',
 		});
 		let body = null;
@@ -218,6 +262,8 @@
 		} catch (e) {
 			body = null;
 		}
+		if (res.status === 401)
+			askForToken();
 		if (!res.ok) {
 			const api = body && body.error ? body.error : {};
 			const err = new Error(api.message ||
@@ -288,9 +334,10 @@
 	function writeHash() {
 		const hash = ViewState.format(state.view);
 
-		if (location.hash !== hash && !(hash === '#' && !location.hash))
-			history.replaceState(null, '', hash === '#' ?
-			    location.pathname + location.search : hash);
+		if (location.hash === hash || (hash === '#' && !location.hash))
+			return;
+		history.replaceState(null, '', hash === '#' ?
+		    location.pathname + location.search : hash);
 	}
 
 	function sameList(a, b) {
@@ -439,7 +486,8 @@
 			tags.append(el('span', 'tag', t), ' ');
 		cells[5].textContent = run.last_step ?? '—';
 		if (run.last_time)
-			cells[5].title = 'last post ' + wallText(run.last_time);
+			cells[5].title = 'last post ' +
+			    wallText(run.last_time);
 		totalsCell(cells[6], run, 'last');
 		totalsCell(cells[7], run, 'best');
 	}
@@ -464,7 +512,8 @@
 				fillRow(row, run);
 				row.sig = sig;
 			}
-			const at = prev ? prev.nextSibling : dom.tbody.firstChild;
+			const at = prev ? prev.nextSibling :
+			    dom.tbody.firstChild;
 			if (at !== row.tr)
 				dom.tbody.insertBefore(row.tr, at);
 			row.tr.hidden = !runMatches(run, words);
@@ -487,9 +536,10 @@
 			    state.runs.length + ' runs match';
 		for (const th of dom.table.querySelectorAll('th[data-sort]')) {
 			const on = th.dataset.sort === state.sort.key;
+			const dir = state.sort.dir > 0 ? 'ascending' :
+			    'descending';
 			if (on)
-				th.setAttribute('aria-sort', state.sort.dir > 0 ?
-				    'ascending' : 'descending');
+				th.setAttribute('aria-sort', dir);
 			else
 				th.removeAttribute('aria-sort');
 		}
@@ -557,10 +607,12 @@
 	}
 
 	function setChosen(runs) {
+		if (!dom.status.classList.contains('bad'))
+			setStatus('');
 		state.view.runs = runs;
 		state.view.zoom = null;
 		writeHash();
-		viewChanged({ zoom: true });
+		viewChanged();
 	}
 
 	function onBoxChange(ev) {
@@ -583,11 +635,10 @@
 			if (!runs.includes(n))
 				runs.push(n);
 		}
-		if (runs.length >= MAX_OVERLAY_SHOWN &&
-		    names.some((n) => !runs.includes(n)))
+		setChosen(runs);
+		if (names.some((n) => !runs.includes(n)))
 			setStatus('Overlaid the first ' + MAX_OVERLAY_SHOWN +
 			    ' runs; narrow the filter to pick others.');
-		setChosen(runs);
 	}
 
 	function onSortClick(ev) {
@@ -606,11 +657,15 @@
 		renderTable();
 	}
 
-	/* With no run in the address bar, show the one updated last. */
+	/* Opened with no run in the address bar, show the one updated
+	 * last; once chosen or cleared, the choice is the person's. */
 	function chooseDefaultRun() {
 		let best = null;
 
-		if (state.view.runs.length || !state.runs.length)
+		if (state.defaulted || !state.runs.length)
+			return;
+		state.defaulted = true;
+		if (state.view.runs.length)
 			return;
 		for (const run of state.runs) {
 			if (!best || (run.last_time || run.created) >
@@ -636,7 +691,8 @@
 			s = {
 				key, run, metric: m.name, split: m.split,
 				kind: m.kind, overview: [], loaded: false,
-				lastStep: null, firstStep: null, seenTime: null,
+				lastStep: null, firstStep: null,
+				seenTime: null,
 				maxPoints: 0, detail: null, meta: m,
 			};
 			state.series.set(key, s);
@@ -668,9 +724,10 @@
 
 		if (!m || !run)
 			return null;
-		if (!s.loaded || s.overview.length > MAX_GROWTH * s.maxPoints ||
-		    width > 1.5 * s.maxPoints || m.first_step !== s.firstStep ||
-		    m.last_step < s.lastStep)
+		if (!s.loaded ||
+		    s.overview.length > MAX_GROWTH * s.maxPoints ||
+		    width > 1.5 * s.maxPoints || width < s.maxPoints ||
+		    m.first_step !== s.firstStep || m.last_step < s.lastStep)
 			return 'full';
 		if (m.last_step !== s.lastStep || run.last_time !== s.seenTime)
 			return 'tail';
@@ -761,7 +818,8 @@
 		const z = state.view.zoom;
 
 		if (state.view.x === 'step')
-			return [Math.max(0, Math.floor(z[0])), Math.ceil(z[1])];
+			return [Math.max(0, Math.floor(z[0])),
+			    Math.ceil(z[1])];
 		return Series.stepRange(s.overview,
 		    xOf(state.byName.get(s.run), state.view.x), z[0], z[1]);
 	}
@@ -778,10 +836,11 @@
 			changed = await fetchTail(s);
 		if (state.view.zoom && s.loaded && (!s.detail ||
 		    s.detail.key !== zoomKey() || s.detail.width !== width)) {
-			const range = s.zoomRange ? s.zoomRange() : zoomSteps(s);
-			if (range)
-				changed = await fetchDetail(s, range, zoomKey(),
-				    width) || changed;
+			const range = s.zoomRange ? s.zoomRange() :
+			    zoomSteps(s);
+			if (range && await fetchDetail(s, range, zoomKey(),
+			    width))
+				changed = true;
 		}
 		return changed;
 	}
@@ -819,7 +878,8 @@
 		});
 		for (const s of state.series.values()) {
 			if (s.run === name)
-				s.meta = list.find((m) => m.name === s.metric &&
+				s.meta = list.find((m) =>
+				    m.name === s.metric &&
 				    m.split === s.split) || null;
 		}
 		return !info || info.sig !== sig;
@@ -861,14 +921,16 @@
 
 	function fillMetricSelect(metrics) {
 		const want = ['', ...metrics.map((m) => m.name)];
-		const have = Array.from(dom.metric.options).map((o) => o.value);
+		const have = Array.from(dom.metric.options)
+		    .map((o) => o.value);
 
 		if (state.view.metric && !want.includes(state.view.metric))
 			want.push(state.view.metric);
 		if (!sameList(want, have)) {
 			dom.metric.replaceChildren();
 			for (const v of want) {
-				const o = el('option', null, v || 'All metrics');
+				const o = el('option', null,
+				    v || 'All metrics');
 				o.value = v;
 				dom.metric.append(o);
 			}
@@ -886,7 +948,8 @@
 				return;
 			const ms = info.list.filter((m) => m.name === metric)
 			    .sort((a, b) => splitSlot(a.split) -
-			    splitSlot(b.split) || (a.split < b.split ? -1 : 1));
+			    splitSlot(b.split) ||
+			    (a.split < b.split ? -1 : 1));
 			for (const m of ms)
 				lines.push(getSeries('m', name, m));
 		});
@@ -959,7 +1022,8 @@
 		card.setAttribute('aria-labelledby', id);
 		card.dataset.metric = metric;
 		plot.tabIndex = 0;
-		plot.setAttribute('role', 'img');
+		plot.setAttribute('role', 'application');
+		plot.setAttribute('aria-roledescription', 'chart');
 		plot.setAttribute('aria-describedby', 'chart-keys');
 		tools.append(downloadButton(chart, 'csv'),
 		    downloadButton(chart, 'json'));
@@ -967,7 +1031,8 @@
 		chart.nonFiniteEl.hidden = true;
 		card.append(head, plot, hover.wrap, chart.note,
 		    chart.nonFiniteEl);
-		plot.addEventListener('keydown', (ev) => onChartKey(chart, ev));
+		plot.addEventListener('keydown',
+		    (ev) => onChartKey(chart, ev));
 		return chart;
 	}
 
@@ -1032,6 +1097,8 @@
 	function placeholder(metrics) {
 		const missing = state.view.runs.filter((n) =>
 		    state.loadedRuns && !state.byName.has(n));
+		const there = state.view.runs.filter((n) =>
+		    state.byName.has(n));
 		let text = '';
 
 		if (!state.loadedRuns)
@@ -1041,11 +1108,13 @@
 			    'posting to /api/v1/runs/NAME/batches.';
 		else if (!state.view.runs.length)
 			text = 'Choose runs in the table to see their curves.';
-		else if (!metrics.length && !missing.length)
-			text = 'The chosen runs have no points yet.';
+		else if (!metrics.length && there.length)
+			text = 'No points yet in ' + there.map((n) =>
+			    '“' + n + '”').join(', ') + '.';
 		if (missing.length)
 			text = (text ? text + ' ' : '') + 'No run named ' +
-			    missing.map((n) => '“' + n + '”').join(', ') + '.';
+			    missing.map((n) => '“' + n + '”').join(', ') +
+			    '.';
 		if (state.view.metric && state.loadedRuns && metrics.length &&
 		    !metrics.some((m) => m.name === state.view.metric))
 			text = (text ? text + ' ' : '') + 'The chosen runs ' +
@@ -1054,8 +1123,21 @@
 		dom.placeholder.textContent = text;
 	}
 
-	/* Plot width in CSS pixels of a chart, or of a card laid out like
-	 * one when there is none yet. */
+	/* Width in CSS pixels of a chart's drawing area, between its value
+	 * axis and its right edge: as many points as it shows at most.
+	 * Before the chart is drawn, its element's width less the room of
+	 * a wide value axis. */
+	function drawWidth(chart) {
+		const u = chart.u;
+
+		if (u && u.bbox.width)
+			return Math.max(50, Math.round(u.bbox.width /
+			    (window.devicePixelRatio || 1)));
+		return Math.max(50, plotWidth(chart) - AXIS_ROOM);
+	}
+
+	/* Width in CSS pixels of a chart's element, or of a card laid out
+	 * like one when there is none yet. */
 	function plotWidth(chart) {
 		let w = chart ? chart.plot.clientWidth : 0;
 
@@ -1120,8 +1202,9 @@
 		for (const l of built) {
 			l.values.forEach((v, i) => {
 				if (!Number.isFinite(v))
-					nonFinite.push({ run: l.run, split: l.split,
-					    step: l.steps[i], x: l.xs[i], value: v,
+					nonFinite.push({ run: l.run,
+					    split: l.split, step: l.steps[i],
+					    x: l.xs[i], value: v,
 					    colour: l.colour });
 				else if (log && v <= 0)
 					nonPositive++;
@@ -1189,7 +1272,9 @@
 		const n = Series.lowerBound(xs, x1 + 1e-9) -
 		    Series.lowerBound(xs, x0);
 
-		return n <= u.bbox.width / ((window.devicePixelRatio || 1) * 8);
+		const pr = window.devicePixelRatio || 1;
+
+		return n <= u.bbox.width / (pr * 16);
 	}
 
 	/* uPlot's faceted mode draws dots only at the indices given. */
@@ -1218,9 +1303,18 @@
 		1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800,
 		1209600, 2592000];
 
+	/* Steps are whole: ticks 1, 2 or 5 times a power of ten apart,
+	 * or 25 times one. */
+	const STEP_INCRS = [1, 2, 5];
+	for (let p = 10; p <= 1e15; p *= 10)
+		STEP_INCRS.push(p, 2 * p, 2.5 * p, 5 * p);
+
 	function xAxis(th) {
 		const axis = {
 			label: X_LABEL[state.view.x],
+			size: 30,
+			labelSize: 18,
+			labelGap: 0,
 			stroke: th.text,
 			grid: { stroke: th.grid, width: 1 },
 			ticks: { stroke: th.grid, width: 1 },
@@ -1233,6 +1327,7 @@
 			axis.values = (u, splits) => splits.map((v) =>
 			    Series.duration(v));
 		} else if (state.view.x === 'step') {
+			axis.incrs = STEP_INCRS;
 			axis.values = (u, splits) => splits.map((v) =>
 			    Math.abs(v) >= 1e6 ? v.toExponential(2)
 			    .replace(/\.?0+e/, 'e') : String(v));
@@ -1303,7 +1398,8 @@
 		ctx.textBaseline = 'middle';
 		ctx.textAlign = 'left';
 		for (const nf of visible) {
-			const x = Math.round(u.valToPos(nf.x, 'x', true)) + 0.5;
+			const x = Math.round(u.valToPos(nf.x, 'x', true)) +
+			    0.5;
 			const mid = top - row / 2;
 			ctx.strokeStyle = nf.colour;
 			ctx.fillStyle = nf.colour;
@@ -1369,7 +1465,8 @@
 			});
 			if (w > 0)
 				series.push({
-					label: l.run + ' ' + l.split + ' smoothed',
+					label: l.run + ' ' + l.split +
+					    ' smoothed',
 					stroke: l.colour,
 					width: 2,
 					dash: dash,
@@ -1421,8 +1518,8 @@
 	function drawChart(chart) {
 		const height = state.view.metric ? FOCUS_HEIGHT : CHART_HEIGHT;
 		const sig = [theme().name, state.view.x, chart.log,
-		    state.view.smooth > 0, height].concat(chart.built.map((l) =>
-		    l.s.key + '\0' + l.colour)).join('\0');
+		    state.view.smooth > 0, height].concat(chart.built.map(
+		    (l) => l.s.key + '\0' + l.colour)).join('\0');
 
 		if (!chart.built.length) {
 			if (chart.u)
@@ -1452,20 +1549,6 @@
 		renderHover(chart, chart.u);
 	}
 
-	/* Only the scales, after a zoom with the points already held. */
-	function rescale(chart) {
-		if (!chart.u)
-			return;
-		chart.xRange = xRangeOf(chart);
-		chart.yRange = yRangeOf(chart);
-		chart.u.batch(() => {
-			chart.u.setScale('x', { min: chart.xRange[0],
-			    max: chart.xRange[1] });
-			chart.u.setScale('y', { min: chart.yRange[0],
-			    max: chart.yRange[1] });
-		});
-	}
-
 	function nonFiniteText(chart) {
 		const nf = chart.nonFinite;
 		const many = new Set(nf.map((n) => n.run)).size > 1;
@@ -1486,14 +1569,14 @@
 
 		if (thin.length)
 			parts.push('Long series are downsampled to the ' +
-			    'chart’s width, keeping each stretch’s first, ' +
-			    'last, lowest and highest point; zoom in for ' +
-			    'every point.');
+			    'chart’s width, keeping each stretch’s ' +
+			    'first, last, lowest and highest point; ' +
+			    'zoom in for every point.');
 		if (state.view.y === 'log' && !chart.log && chart.built.length)
 			parts.push('No positive values: linear axis.');
 		if (chart.nonPositive)
-			parts.push(chart.nonPositive + ' value' +
-			    (chart.nonPositive === 1 ? ' ≤ 0 is' : 's ≤ 0 are') +
+			parts.push(chart.nonPositive + (chart.nonPositive ===
+			    1 ? ' value ≤ 0 is' : ' values ≤ 0 are') +
 			    ' not drawn on the logarithmic axis.');
 		return parts.join(' ');
 	}
@@ -1544,21 +1627,21 @@
 				tr.append(td, el('td', 'run', l.run),
 				    el('td', null, l.split), el('td', 'num'),
 				    el('td', 'time'), el('td', 'num value'),
-				    el('td', 'num'));
+				    el('td', 'num value'));
 				body.append(tr);
 			}
 			chart.hoverSig = sig;
 		}
-		chart.hover.wrap.classList.toggle('raw', !(state.view.smooth > 0));
+		chart.hover.wrap.classList.toggle('raw',
+		    !(state.view.smooth > 0));
 		chart.built.forEach((l, k) => {
 			const cells = body.children[k].children;
 			let i = l.steps.length - 1;
 			if (u && u.cursor.left >= 0 && u.cursor.idxs)
 				i = u.cursor.idxs[1 + k * per] ?? -1;
 			if (i < 0 || i >= l.steps.length) {
-				cells[3].textContent = cells[4].textContent =
-				    cells[5].textContent = cells[6].textContent =
-				    '—';
+				for (let j = 3; j < 7; j++)
+					cells[j].textContent = '—';
 				return;
 			}
 			cells[3].textContent = l.steps[i];
@@ -1739,6 +1822,7 @@
 			stepEl: el('p', 'note'),
 			u: null, sig: '', terms: [], series: [], inView: false,
 			dirty: true, data: null, isContrib: true,
+			nonFinite: [],
 		};
 
 		h.id = id;
@@ -1747,7 +1831,8 @@
 		c.swatch = swatch;
 		card.setAttribute('aria-labelledby', id);
 		c.plot.tabIndex = 0;
-		c.plot.setAttribute('role', 'img');
+		c.plot.setAttribute('role', 'application');
+		c.plot.setAttribute('aria-roledescription', 'chart');
 		c.plot.setAttribute('aria-describedby', 'chart-keys');
 		c.plot.addEventListener('keydown', (ev) => onChartKey(c, ev));
 		card.append(h, c.plot, c.hover.wrap, c.stepEl);
@@ -1810,6 +1895,14 @@
 			losses: terms.map((pts) => new Map(pts.map((p) =>
 			    [p[0], p[1]]))),
 		};
+		const pal = PALETTE[themeName()];
+		c.nonFinite = [];
+		c.data.raw.forEach((p, k) => p.forEach((v, i) => {
+			if (!Number.isFinite(v))
+				c.nonFinite.push({ x: c.data.xs[i], value: v,
+				    step: c.data.steps[i],
+				    colour: pal[k % pal.length] });
+		}));
 		c.extent = c.data.xs.length ? [c.data.xs[0],
 		    c.data.xs[c.data.xs.length - 1]] : null;
 		c.xRange = xRangeOf(c);
@@ -1850,6 +1943,7 @@
 				y: { range: () => c.yRange },
 			},
 			series, bands,
+			padding: [MARK_ROW, 12, null, null],
 			axes: [xAxis(th), Object.assign(yAxis(th, false),
 			    state.view.contrib === 'shares' ? { values:
 			    (u, splits) => splits.map((v) => v + '%') } : {})],
@@ -1864,6 +1958,7 @@
 				} },
 			},
 			hooks: {
+				draw: [(u) => drawNonFinite(c, u)],
 				setSelect: [(u) => onSelect(c, u)],
 				setCursor: [(u) => renderContribHover(c, u)],
 			},
@@ -1922,8 +2017,8 @@
 				td.append(sw);
 				tr.append(td, el('td', null, l.name),
 				    el('td', 'num', String(l.weight)),
-				    el('td', 'num value'), el('td', 'num value'),
-				    el('td', 'num'));
+				    el('td', 'num value'),
+				    el('td', 'num value'), el('td', 'num'));
 				body.append(tr);
 			});
 			const tr = el('tr', 'sum');
@@ -1945,8 +2040,9 @@
 			cells[3].textContent = Series.exact(d.losses[k]
 			    .get(step));
 			cells[4].textContent = Series.exact(d.raw[k][i]);
-			cells[5].textContent = Number.isFinite(sum) && sum !== 0 ?
-			    (100 * d.raw[k][i] / sum).toFixed(1) + '%' : '—';
+			const share = 100 * d.raw[k][i] / sum;
+			cells[5].textContent = Number.isFinite(share) ?
+			    share.toFixed(1) + '%' : '—';
 		});
 		body.children[c.terms.length].children[4].textContent =
 		    Series.exact(sum);
@@ -1989,7 +2085,8 @@
 				    line.values[i];
 				rows.push([line.run, chart.metric, line.split,
 				    line.steps[i], line.times[i],
-				    new Date(line.times[i] * 1000).toISOString(),
+				    new Date(line.times[i] * 1000)
+				    .toISOString(),
 				    Series.exact(line.values[i]),
 				    Series.exact(sm)]);
 			}
@@ -2022,7 +2119,8 @@
 	function download(chart, format) {
 		const text = format === 'csv' ? chartCSV(chart) :
 		    chartJSON(chart);
-		const type = format === 'csv' ? 'text/csv' : 'application/json';
+		const type = format === 'csv' ? 'text/csv' :
+		    'application/json';
 		const url = URL.createObjectURL(new Blob([text],
 		    { type: type + ';charset=utf-8' }));
 		const a = el('a');
@@ -2091,9 +2189,10 @@
 		const jobs = [];
 
 		for (const chart of visibleCharts()) {
-			const width = plotWidth(chart) *
+			const width = drawWidth(chart) *
 			    (chart.isContrib ? CONTRIB_DENSITY : 1);
-			const list = chart.isContrib ? chart.series : chart.lines;
+			const list = chart.isContrib ? chart.series :
+			    chart.lines;
 			for (const s of list) {
 				jobs.push(syncSeries(s, width).then((ch) => {
 					if (ch)
@@ -2195,7 +2294,7 @@
 
 	/* After the view changed: every chart is redrawn from what it
 	 * holds, and a round fetches what is missing. */
-	function viewChanged(opts) {
+	function viewChanged() {
 		renderControls();
 		renderChosen();
 		layoutCharts();
@@ -2203,8 +2302,6 @@
 			chart.dirty = true;
 		for (const c of state.contribs.values())
 			c.dirty = true;
-		if (opts && opts.zoom)
-			renderZoomText();
 		redrawDirty();
 		schedule();
 	}
@@ -2250,7 +2347,7 @@
 			state.view.x = dom.xMode.value;
 			state.view.zoom = null;
 			writeHash();
-			viewChanged({ zoom: true });
+			viewChanged();
 		});
 		dom.yMode.addEventListener('change', () => {
 			state.view.y = dom.yMode.value;
@@ -2342,9 +2439,15 @@
 		let resizeFrame = 0;
 
 		if (typeof window.uPlot !== 'function') {
-			dom.placeholder.textContent = 'The chart library did ' +
-			    'not load (vendor/uPlot.iife.min.js); run make to ' +
-			    'install it.';
+			dom.placeholder.textContent = 'The chart library ' +
+			    'did not load (vendor/uPlot.iife.min.js); run ' +
+			    'make to install it.';
+			return;
+		}
+		if (!Smooth || !ViewState || !Series) {
+			dom.placeholder.textContent = 'The dashboard is ' +
+			    'incomplete: smooth.js, viewstate.js or ' +
+			    'series.js did not load.';
 			return;
 		}
 		applyTheme(loadTheme());
@@ -2354,7 +2457,7 @@
 		window.addEventListener('hashchange', () => {
 			if (readHash()) {
 				writeHash();
-				viewChanged({ zoom: true });
+				viewChanged();
 			}
 		});
 		document.addEventListener('visibilitychange', () => {
@@ -2363,26 +2466,31 @@
 		});
 		darkQuery.addEventListener('change', redrawAll);
 		if ('IntersectionObserver' in window)
-			state.observer = new IntersectionObserver((entries) => {
-				let more = false;
-				for (const e of entries) {
-					const c = findChart(e.target);
-					if (!c)
-						continue;
-					if (e.isIntersecting && !c.inView)
-						more = true;
-					c.inView = e.isIntersecting;
-				}
-				if (more) {
-					redrawDirty();
-					schedule();
-				}
-			}, { rootMargin: '400px 0px' });
+			state.observer = new IntersectionObserver(onSeen,
+			    { rootMargin: '400px 0px' });
 		new ResizeObserver(() => {
 			cancelAnimationFrame(resizeFrame);
 			resizeFrame = requestAnimationFrame(resizeCharts);
 		}).observe(dom.view);
 		tick();
+	}
+
+	/* Charts coming near the screen fetch what they lack. */
+	function onSeen(entries) {
+		let more = false;
+
+		for (const e of entries) {
+			const c = findChart(e.target);
+			if (!c)
+				continue;
+			if (e.isIntersecting && !c.inView)
+				more = true;
+			c.inView = e.isIntersecting;
+		}
+		if (more) {
+			redrawDirty();
+			schedule();
+		}
 	}
 
 	function findChart(card) {
@@ -2420,7 +2528,8 @@
 			})),
 			lines: chart.built.map((l, k) => {
 				const raw = u.data[1 + k * per];
-				const sm = per === 2 ? u.data[2 + k * per] : null;
+				const sm = per === 2 ? u.data[2 + k * per] :
+				    null;
 				const given = (ys) => ys.filter((v) =>
 				    v !== undefined && v !== null).length;
 				return {
@@ -2445,6 +2554,8 @@
 		return {
 			run: c.run, split: c.split, mode: state.view.contrib,
 			steps: c.data.steps.slice(),
+			nonFinite: c.nonFinite.map((n) => ({ step: n.step,
+			    value: Series.exact(n.value) })),
 			terms: c.terms.map((l, k) => ({
 				name: l.name, weight: l.weight,
 				parts: c.data.parts[k].map(hookValue),
@@ -2468,9 +2579,12 @@
 				return shownRows().map((tr) => {
 					const n = tr.querySelector('input')
 					    .dataset.run;
-					return { name: n,
-					    chosen: state.view.runs.includes(n),
-					    colour: runColour(n) };
+					return {
+						name: n,
+						chosen: state.view.runs
+						    .includes(n),
+						colour: runColour(n),
+					};
 				});
 			},
 			get charts() {
@@ -2479,7 +2593,8 @@
 			},
 			get contributions() {
 				return Array.from(state.contribs.values())
-				    .filter((c) => c.data).map(contribSnapshot);
+				    .filter((c) => c.data)
+				    .map(contribSnapshot);
 			},
 		}),
 	});

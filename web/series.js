@@ -202,8 +202,8 @@
 				if (x1 !== null && s.xs[i] > x1)
 					break;
 				const y = s.ys[i];
-				if (typeof y !== 'number' || !Number.isFinite(y) ||
-				    (log && y <= 0))
+				if (typeof y !== 'number' ||
+				    !Number.isFinite(y) || (log && y <= 0))
 					continue;
 				if (y < lo)
 					lo = y;

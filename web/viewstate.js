@@ -55,7 +55,8 @@
 
 		for (const ch of s) {
 			const c = ch.codePointAt(0);
-			n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+			n += c < 0x80 ? 1 : c < 0x800 ? 2 :
+			    c < 0x10000 ? 3 : 4;
 		}
 		return n;
 	}
