@@ -35,18 +35,7 @@ REFERENCE = os.path.join(daemon.TOP_SRCDIR, "tests", "reference.json")
 REL_TOL = 1e-9
 STEP_MAX = 2 ** 53 - 1
 
-# The shared daemon of most tests; persistence tests start their own.
-SHARED = None
-
-
-def setUpModule():
-    global SHARED
-    SHARED = daemon.Daemon().start()
-
-
-def tearDownModule():
-    if SHARED is not None:
-        SHARED.stop()
+from daemon import setUpModule, tearDownModule  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------
@@ -178,20 +167,8 @@ def cut(case, sizes):
 # ---------------------------------------------------------------------
 # The base of every test case
 
-class ApiTest(unittest.TestCase):
-    maxDiff = 4000
+class ApiTest(daemon.SharedDaemonTest):
     _counter = 0
-
-    def setUp(self):
-        self.d = SHARED
-        self.api = Client(self.d)
-
-    def tearDown(self):
-        # A daemon that died during a test is a defect of that test's
-        # requests, whatever the test itself checked.
-        if SHARED.proc.poll() is not None:
-            self.fail("lossmond exited with %s; its log:\n%s"
-                      % (SHARED.proc.returncode, "".join(SHARED.log[-30:])))
 
     def run_name(self, tag=""):
         ApiTest._counter += 1

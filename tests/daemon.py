@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -234,3 +235,43 @@ class Client:
 def run_path(run, sub=""):
     """The API path of a run, its name percent-encoded as one segment."""
     return "/api/v1/runs/" + quote(run) + sub
+
+
+# ---------------------------------------------------------------------
+# One daemon shared by the tests of a module
+
+_shared = None
+
+
+def setUpModule():
+    """Starts the module's shared daemon; a test module imports this
+    and tearDownModule from here."""
+    global _shared
+    _shared = Daemon().start()
+
+
+def tearDownModule():
+    if _shared is not None:
+        _shared.stop()
+
+
+class SharedDaemonTest(unittest.TestCase):
+    """A test against the module's shared daemon (self.d), with a client
+    (self.api).  A daemon that died during a test is a defect of that
+    test's requests, whatever the test itself checked."""
+    maxDiff = 4000
+
+    def setUp(self):
+        self.d = _shared
+        self.api = Client(self.d)
+
+    def tearDown(self):
+        if _shared.proc.poll() is not None:
+            self.fail("lossmond exited with %s; its log:\n%s"
+                      % (_shared.proc.returncode,
+                         "".join(_shared.log[-30:])))
+
+
+def shared():
+    """The module's shared daemon."""
+    return _shared

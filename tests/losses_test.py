@@ -44,17 +44,7 @@ REL_TOL = 1e-9
 INPUTS = ("predictions", "targets", "predictions2", "positives",
           "negatives", "variance", "weights")
 
-SHARED = None
-
-
-def setUpModule():
-    global SHARED
-    SHARED = daemon.Daemon().start()
-
-
-def tearDownModule():
-    if SHARED is not None:
-        SHARED.stop()
+from daemon import setUpModule, tearDownModule  # noqa: E402,F401
 
 
 from daemon import strict_json  # noqa: E402
@@ -122,17 +112,8 @@ def uneven(n):
     return sizes
 
 
-class LossesTest(unittest.TestCase):
-    maxDiff = 4000
+class LossesTest(daemon.SharedDaemonTest):
     counter = 0
-
-    def setUp(self):
-        self.d = SHARED
-
-    def tearDown(self):
-        if self.d.proc.poll() is not None:
-            self.fail("lossmond exited with %s; its log:\n%s"
-                      % (self.d.proc.returncode, "".join(self.d.log[-30:])))
 
     def run_name(self):
         LossesTest.counter += 1

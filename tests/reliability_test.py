@@ -38,18 +38,7 @@ import daemon  # noqa: E402  (tests/daemon.py, next to this file)
 STEP_MAX = 2 ** 53 - 1
 MIB = 1 << 20
 
-# The daemon of the tests that need no configuration of their own.
-SHARED = None
-
-
-def setUpModule():
-    global SHARED
-    SHARED = daemon.Daemon().start()
-
-
-def tearDownModule():
-    if SHARED is not None:
-        SHARED.stop()
+from daemon import setUpModule, tearDownModule  # noqa: E402,F401
 
 
 def figures(what, **numbers):
@@ -111,18 +100,8 @@ class Mse:
 # ---------------------------------------------------------------------
 # The base of every test case
 
-class DaemonTest(unittest.TestCase):
-    maxDiff = 4000
+class DaemonTest(daemon.SharedDaemonTest):
     _counter = 0
-
-    def setUp(self):
-        self.d = SHARED
-        self.api = Client(self.d)
-
-    def tearDown(self):
-        if SHARED.proc.poll() is not None:
-            self.fail("lossmond exited with %s; its log:\n%s"
-                      % (SHARED.proc.returncode, "".join(SHARED.log[-30:])))
 
     def use(self, d):
         """Points the helpers at another daemon."""
