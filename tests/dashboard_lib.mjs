@@ -113,7 +113,11 @@ export function workspace(prefix, hangMs) {
 export function startDaemon(ws, db, extraArgs) {
 	const args = ['--listen', '127.0.0.1:0', '--db', db, '--web',
 	    path.join(TOP, 'web')].concat(extraArgs || []);
-	const child = spawn(LOSSMOND, args, {
+	// LOSSMON_WRAPPER (valgrind, say) goes in front, as in daemon.py.
+	const wrap = (process.env.LOSSMON_WRAPPER || '').split(/\s+/)
+	    .filter(Boolean);
+	const child = spawn(wrap.length ? wrap[0] : LOSSMOND,
+	    wrap.length ? wrap.slice(1).concat([LOSSMOND], args) : args, {
 		stdio: ['ignore', 'ignore', 'pipe'],
 	});
 	let log = '';
@@ -127,11 +131,19 @@ export function startDaemon(ws, db, extraArgs) {
 				child.kill('SIGKILL');
 		},
 		// SIGTERM, then wait for the exit: the file is then closed.
+		// A wrapped daemon must then exit 0 (no leak, no error).
 		stop() {
 			if (!running())
 				return Promise.resolve();
-			return new Promise((resolve) => {
-				child.once('exit', () => resolve());
+			return new Promise((resolve, reject) => {
+				child.once('exit', (code) => {
+					if (wrap.length && code !== 0)
+						reject(new Error('lossmond exited ' +
+						    code + ' under ' + wrap[0] +
+						    ':\n' + log.slice(-3000)));
+					else
+						resolve();
+				});
 				child.kill('SIGTERM');
 			});
 		},

@@ -196,8 +196,10 @@ before(async () => {
 after(async () => {
 	if (br)
 		await br.context.close().catch(() => {});
+	// A clean stop, so that a daemon under LOSSMON_WRAPPER (valgrind)
+	// reports its leaks and errors as a failure.
 	if (daemon)
-		daemon.kill();
+		await daemon.stop();
 });
 
 // ---- the checks ----
