@@ -17,6 +17,7 @@
 #include "store.h"
 
 #define HISTORY_MAX_POINTS	1000000	/* largest max_points asked */
+#define POINT_TEXT		96	/* "[step,value,time]" at most */
 
 /* A run as the handlers use it: its row and its decoded terms. */
 struct run {
@@ -888,54 +889,160 @@ buf_json_string(struct buf *b, const char *s)
 	cJSON_Delete(str);
 }
 
-/* Appends a number the way codec_number() writes it. */
-static void
-buf_number(struct buf *b, double v)
+/* Writes a number the way codec_number() does; returns its length. */
+static size_t
+api_number_text(double v, char *out, size_t len)
 {
-	char	 num[32];
-
 	if (isnan(v))
-		buf_add(b, "\"NaN\"", 5);
+		snprintf(out, len, "\"NaN\"");
 	else if (isinf(v))
-		buf_add(b, v > 0 ? "\"Infinity\"" : "\"-Infinity\"",
-		    v > 0 ? 10 : 11);
-	else {
-		codec_format(v, num, sizeof(num));
-		buf_add(b, num, strlen(num));
-	}
+		snprintf(out, len, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+	else
+		codec_format(v, out, len);
+	return strlen(out);
 }
 
-/* The history reply, written directly: it may hold a million points. */
+/* Writes a point of history, "[step,value,time]", preceded by a comma
+ * unless it is the first; returns its length. */
+static size_t
+api_point_text(const struct point *p, int first, char *out, size_t len)
+{
+	size_t	 o;
+
+	o = (size_t)snprintf(out, len, "%s[%lld,", first ? "" : ",",
+	    (long long)p->step);
+	o += api_number_text(p->value, out + o, len - o);
+	out[o++] = ',';
+	o += api_number_text(p->time, out + o, len - o);
+	out[o++] = ']';
+	out[o] = '\0';
+	return o;
+}
+
+/* The start of a history reply, up to the opening of its points. */
+static void
+api_history_head(struct buf *b, const char *run, const char *metric,
+    const char *split)
+{
+	buf_add(b, "{\"run\":", 7);
+	buf_json_string(b, run);
+	buf_add(b, ",\"metric\":", 10);
+	buf_json_string(b, metric);
+	buf_add(b, ",\"split\":", 9);
+	buf_json_string(b, split);
+	buf_add(b, ",\"points\":[", 11);
+}
+
+/* A downsampled history reply, written in memory. */
 static char *
 api_history_json(const char *run, const char *metric, const char *split,
     const struct point *pts, size_t n)
 {
 	struct buf	 b = { NULL, 0, 0, 0 };
-	char		 step[32];
+	char		 line[POINT_TEXT];
 	size_t		 i;
 
-	buf_add(&b, "{\"run\":", 7);
-	buf_json_string(&b, run);
-	buf_add(&b, ",\"metric\":", 10);
-	buf_json_string(&b, metric);
-	buf_add(&b, ",\"split\":", 9);
-	buf_json_string(&b, split);
-	buf_add(&b, ",\"points\":[", 11);
-	for (i = 0; i < n; i++) {
-		snprintf(step, sizeof(step), "%s[%lld,", i ? "," : "",
-		    (long long)pts[i].step);
-		buf_add(&b, step, strlen(step));
-		buf_number(&b, pts[i].value);
-		buf_add(&b, ",", 1);
-		buf_number(&b, pts[i].time);
-		buf_add(&b, "]", 1);
-	}
+	api_history_head(&b, run, metric, split);
+	for (i = 0; i < n; i++)
+		buf_add(&b, line, api_point_text(&pts[i], i == 0, line,
+		    sizeof(line)));
 	buf_add(&b, "]}", 2);
 	if (b.oom) {
 		free(b.s);
 		return NULL;
 	}
 	return b.s;
+}
+
+/* A full history reply, written as it is sent: a point at a time from
+ * a cursor, so that a million points take no more memory than one. */
+struct export {
+	struct store_cursor	*cur;
+	struct buf		 head;
+	const char		*pend;		/* text not yet handed out */
+	size_t			 pend_len;
+	char			 line[POINT_TEXT];
+	int			 points, ended;
+};
+
+static long
+api_export_read(void *arg, char *out, size_t max)
+{
+	struct export	*e = arg;
+	struct point	 p;
+	size_t		 o = 0, k;
+	int		 rc;
+
+	while (o < max) {
+		if (e->pend_len > 0) {
+			k = e->pend_len < max - o ? e->pend_len : max - o;
+			memcpy(out + o, e->pend, k);
+			e->pend += k;
+			e->pend_len -= k;
+			o += k;
+			continue;
+		}
+		if (e->ended)
+			break;
+		if ((rc = store_cursor_next(e->cur, &p)) == -1)
+			return -1;
+		if (rc == 0) {
+			e->pend = "]}";
+			e->pend_len = 2;
+			e->ended = 1;
+			continue;
+		}
+		e->pend = e->line;
+		e->pend_len = api_point_text(&p, e->points++ == 0, e->line,
+		    sizeof(e->line));
+	}
+	return (long)o;
+}
+
+static void
+api_export_free(void *arg)
+{
+	struct export	*e = arg;
+
+	store_cursor_close(e->cur);
+	free(e->head.s);
+	free(e);
+}
+
+/* Answers with every point of a metric in [from, to], streamed. */
+static void
+api_history_stream(struct api *api, const struct run *run,
+    const char *metric, const char *split, int64_t from, int64_t to,
+    struct api_reply *rep)
+{
+	struct export	*e;
+	int		 rc;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		api_internal(rep);
+		return;
+	}
+	rc = store_cursor_open(api->store, run->row.id, metric, split, from,
+	    to, &e->cur);
+	api_history_head(&e->head, run->row.name, metric, split);
+	if (rc != 0 || e->head.oom) {
+		if (rc == STORE_NOTFOUND)
+			api_error(rep, 404, "not_found", "run \"%s\" has no"
+			    " metric \"%s\" on split \"%s\"", run->row.name,
+			    metric, split);
+		else
+			api_internal(rep);
+		api_export_free(e);
+		return;
+	}
+	e->pend = e->head.s;
+	e->pend_len = e->head.len;
+	free(rep->body);
+	rep->body = NULL;
+	rep->status = 200;
+	rep->stream = api_export_read;
+	rep->stream_arg = e;
+	rep->stream_free = api_export_free;
 }
 
 /* Reads an optional integer query argument; -1 with the reply set. */
@@ -993,6 +1100,11 @@ api_history_get(struct api *api, const struct api_request *req,
 	}
 	if (api_run_load(api, req->seg[1], &run, rep) != 0)
 		return;
+	if (max == 0) {
+		api_history_stream(api, &run, metric, split, from, to, rep);
+		api_run_free(&run);
+		return;
+	}
 	rc = store_history(api->store, run.row.id, metric, split, from, to,
 	    &pts, &n);
 	if (rc == STORE_NOTFOUND)

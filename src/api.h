@@ -36,6 +36,14 @@ struct api_reply {
 	int		 status;
 	char		*body;		/* JSON text, freed with free() */
 	const char	*allow;		/* the Allow header of a 405 */
+	/*
+	 * Or, instead of body, a reply written as it is sent: stream fills
+	 * buf with up to max bytes and returns their count, 0 at the end or
+	 * -1 on an error; stream_free releases stream_arg afterwards.
+	 */
+	long		(*stream)(void *, char *buf, size_t max);
+	void		*stream_arg;
+	void		(*stream_free)(void *);
 };
 
 /* Answers a request; never fails: errors become 4xx/5xx replies. */

@@ -191,6 +191,63 @@ http_json(char *body)
 	return r;
 }
 
+/* A reply the API writes as it is sent (see struct api_reply). */
+struct stream {
+	long	(*fn)(void *, char *, size_t);
+	void	*arg;
+	void	(*free)(void *);
+};
+
+static ssize_t
+http_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream	*s = cls;
+	long		 n = s->fn(s->arg, buf, max);
+
+	(void)pos;
+	if (n < 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (n == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return (ssize_t)n;
+}
+
+static void
+http_stream_free(void *cls)
+{
+	struct stream	*s = cls;
+
+	s->free(s->arg);
+	free(s);
+}
+
+/* A JSON response that calls the API's stream for its body, in chunks
+ * of 64 KiB; it owns the stream from then on. */
+static struct MHD_Response *
+http_stream(const struct api_reply *rep)
+{
+	struct MHD_Response	*r;
+	struct stream		*s;
+
+	if ((s = malloc(sizeof(*s))) == NULL) {
+		rep->stream_free(rep->stream_arg);
+		return NULL;
+	}
+	s->fn = rep->stream;
+	s->arg = rep->stream_arg;
+	s->free = rep->stream_free;
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536,
+	    http_stream_read, s, http_stream_free);
+	if (r == NULL) {
+		http_stream_free(s);
+		return NULL;
+	}
+	MHD_add_response_header(r, "Content-Type",
+	    "application/json; charset=utf-8");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	return r;
+}
+
 static enum MHD_Result
 http_error(struct MHD_Connection *c, struct exchange *x, const char *method,
     const char *url, int status, const char *code, const char *msg)
@@ -241,7 +298,7 @@ http_api(struct http *h, struct MHD_Connection *c, struct exchange *x,
 		req.nparts = x->nparts;
 	}
 	api_handle(h->api, &req, &rep);
-	resp = http_json(rep.body);
+	resp = rep.stream != NULL ? http_stream(&rep) : http_json(rep.body);
 	if (resp != NULL && rep.allow != NULL)
 		MHD_add_response_header(resp, "Allow", rep.allow);
 	return http_send(c, x, method, url, (unsigned)rep.status, resp);

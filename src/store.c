@@ -120,8 +120,14 @@ struct store {
 	pthread_cond_t	 queued, done;
 	struct job	*head, **tail;
 	int		 stopping;
-	/* The writer connection is what store_stats_get() and the other
-	 * calls inside a job use. */
+	char		*path;		/* for the connections of cursors */
+};
+
+/* A cursor over points, on a read-only connection of its own: a slow
+ * reader of a long history holds none of the store's connections. */
+struct store_cursor {
+	sqlite3		*db;
+	sqlite3_stmt	*s;
 };
 
 static double
@@ -388,6 +394,11 @@ store_open(const char *path, const char *synchronous, char *err,
 		return NULL;
 	}
 	st->tail = &st->head;
+	if ((st->path = strdup(path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(st);
+		return NULL;
+	}
 	pthread_mutex_init(&st->qlock, NULL);
 	pthread_cond_init(&st->queued, NULL);
 	pthread_cond_init(&st->done, NULL);
@@ -429,6 +440,7 @@ store_close(struct store *st)
 	pthread_cond_destroy(&st->queued);
 	pthread_cond_destroy(&st->done);
 	pthread_mutex_destroy(&st->qlock);
+	free(st->path);
 	free(st);
 }
 
@@ -1014,4 +1026,85 @@ out:
 	sqlite3_close(from);
 	sqlite3_close(to);
 	return rc;
+}
+
+int
+store_cursor_open(struct store *st, int64_t run, const char *metric,
+    const char *split, int64_t from, int64_t to, struct store_cursor **out)
+{
+	struct store_cursor	*cur;
+	sqlite3_stmt		*s = NULL;
+	int64_t			 id = -1;
+	int			 rc = -1, step;
+
+	*out = NULL;
+	if ((cur = calloc(1, sizeof(*cur))) == NULL)
+		return -1;
+	if (sqlite3_open_v2(st->path, &cur->db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_error("store", "opening a cursor: %s",
+		    cur->db ? sqlite3_errmsg(cur->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(cur->db, 10000);
+	if (sqlite3_prepare_v2(cur->db, stmt_sql[S_METRIC_GET], -1, &s,
+	    NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_text(s, 2, metric, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, split, -1, SQLITE_STATIC);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	else if (step == SQLITE_DONE)
+		rc = STORE_NOTFOUND;
+	sqlite3_finalize(s);
+	if (id < 0) {
+		if (rc != STORE_NOTFOUND)
+			goto dberr;
+		goto fail;
+	}
+	if (sqlite3_prepare_v2(cur->db, stmt_sql[S_HISTORY], -1, &cur->s,
+	    NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_int64(cur->s, 1, id);
+	sqlite3_bind_int64(cur->s, 2, from);
+	sqlite3_bind_int64(cur->s, 3, to);
+	*out = cur;
+	return 0;
+
+dberr:
+	log_error("store", "opening a cursor: %s", sqlite3_errmsg(cur->db));
+	rc = -1;
+fail:
+	store_cursor_close(cur);
+	return rc;
+}
+
+int
+store_cursor_next(struct store_cursor *cur, struct point *p)
+{
+	switch (sqlite3_step(cur->s)) {
+	case SQLITE_ROW:
+		p->step = sqlite3_column_int64(cur->s, 0);
+		p->value = store_column_double(cur->s, 1);
+		p->time = sqlite3_column_double(cur->s, 2);
+		return 1;
+	case SQLITE_DONE:
+		return 0;
+	default:
+		log_error("store", "reading history: %s",
+		    sqlite3_errmsg(cur->db));
+		return -1;
+	}
+}
+
+void
+store_cursor_close(struct store_cursor *cur)
+{
+	if (cur == NULL)
+		return;
+	sqlite3_finalize(cur->s);
+	sqlite3_close(cur->db);
+	free(cur);
 }

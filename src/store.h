@@ -152,6 +152,21 @@ int	 store_history(struct store *, int64_t run, const char *metric,
 	    const char *split, int64_t from, int64_t to,
 	    struct point **pts, size_t *n);
 
+/*
+ * A cursor over the points of a metric and split with from <= step <=
+ * to, ordered by step, on a read-only connection of its own, for
+ * answers too long to hold in memory.  store_cursor_open() returns 0,
+ * STORE_NOTFOUND when there is no such metric, or -1; the caller closes
+ * an opened cursor with store_cursor_close().  store_cursor_next()
+ * returns 1 with the next point, 0 at the end, -1 on error.
+ */
+struct store_cursor;
+int	 store_cursor_open(struct store *, int64_t run, const char *metric,
+	    const char *split, int64_t from, int64_t to,
+	    struct store_cursor **);
+int	 store_cursor_next(struct store_cursor *, struct point *);
+void	 store_cursor_close(struct store_cursor *);
+
 /* The reply kept for a request id of a run: a new string the caller
  * frees; STORE_NOTFOUND; or STORE_CONFLICT_ID when the id was kept
  * with another digest of the request.  Inside store_submit() only. */

@@ -1348,6 +1348,32 @@ class ScalarTest(ApiTest):
 
 class HistoryTest(ApiTest):
 
+    def test_long_export_is_streamed_whole(self):
+        """A full history is written as it is sent, in chunks: 4000
+        points (about four chunks of 64 KiB) all arrive, in order, as
+        one valid JSON document, and a range of it as well."""
+        run = self.run_name()
+        keep = daemon.Client(self.d, keep_alive=True)
+        try:
+            for step in range(4000):
+                value = "NaN" if step == 1234 else step / 7 + 1e-9 * step
+                r = keep.request("POST", run_path(run, "/scalars"),
+                                 {"step": step, "values": {"x": value}})
+                self.assertEqual(r.status, 200, r)
+        finally:
+            keep.close()
+        r = self.history_reply(run, "x")
+        self.assertGreater(len(r.raw), 4 * 65536 // 2, r)
+        pts = self.history(run, "x")
+        self.assertEqual([p[0] for p in pts], list(range(4000)))
+        self.assertEqual(pts[1234][1], "NaN")
+        self.assertEqual(pts[3999][1], 3999 / 7 + 1e-9 * 3999)
+        part = self.history(run, "x", **{"from": 1000, "to": 2999})
+        self.assertEqual(part, pts[1000:3000])
+        self.assertEqual(self.history(run, "x", **{"from": 5000}), [])
+        r = self.history_reply(run, "nope")
+        self.assertError(r, 404, "not_found", "nope")
+
     def test_ordered_by_step_and_bounds(self):
         run = self.run_name()
         for step in (5, 1, 3, 9, 0):
