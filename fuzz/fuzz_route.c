@@ -86,7 +86,7 @@ setup(void)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char		 in[MAX_INPUT + 1], pathbuf[2048];
+	static char		 in[MAX_INPUT + 1], pathbuf[2048], out[4096];
 	struct api_request	 req;
 	struct api_reply	 rep;
 	char			*seg[ROUTE_MAX_SEGMENTS], *sp, *nl, *qm;
@@ -120,5 +120,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.len = nl ? (size_t)(in + size - nl) : 0;
 	api_handle(&api, &req, &rep);
 	free(rep.body);
+	/* A streamed reply: read it to its end, as the server would. */
+	if (rep.stream != NULL) {
+		while (rep.stream(rep.stream_arg, out, sizeof(out)) > 0)
+			;
+		rep.stream_free(rep.stream_arg);
+	}
 	return 0;
 }
