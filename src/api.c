@@ -954,6 +954,14 @@ api_history_json(const char *run, const char *metric, const char *split,
 	return b.s;
 }
 
+static void
+api_no_metric(struct api_reply *rep, const char *run, const char *metric,
+    const char *split)
+{
+	api_error(rep, 404, "not_found", "run \"%s\" has no metric \"%s\""
+	    " on split \"%s\"", run, metric, split);
+}
+
 /* A full history reply, written as it is sent: a point at a time from
  * a cursor, so that a million points take no more memory than one. */
 struct export {
@@ -1027,9 +1035,7 @@ api_history_stream(struct api *api, const struct run *run,
 	api_history_head(&e->head, run->row.name, metric, split);
 	if (rc != 0 || e->head.oom) {
 		if (rc == STORE_NOTFOUND)
-			api_error(rep, 404, "not_found", "run \"%s\" has no"
-			    " metric \"%s\" on split \"%s\"", run->row.name,
-			    metric, split);
+			api_no_metric(rep, run->row.name, metric, split);
 		else
 			api_internal(rep);
 		api_export_free(e);
@@ -1108,8 +1114,7 @@ api_history_get(struct api *api, const struct api_request *req,
 	rc = store_history(api->store, run.row.id, metric, split, from, to,
 	    &pts, &n);
 	if (rc == STORE_NOTFOUND)
-		api_error(rep, 404, "not_found", "run \"%s\" has no metric"
-		    " \"%s\" on split \"%s\"", req->seg[1], metric, split);
+		api_no_metric(rep, req->seg[1], metric, split);
 	else if (rc != 0)
 		api_internal(rep);
 	else {

@@ -834,6 +834,15 @@ out:
 	return rc;
 }
 
+/* Fills a point from a row of S_HISTORY. */
+static void
+store_point_row(sqlite3_stmt *s, struct point *p)
+{
+	p->step = sqlite3_column_int64(s, 0);
+	p->value = store_column_double(s, 1);
+	p->time = sqlite3_column_double(s, 2);
+}
+
 /* Appends a row to a growing array of points; -1 when out of memory. */
 static int
 store_push(struct point **pts, size_t *n, size_t *cap, sqlite3_stmt *s)
@@ -846,11 +855,27 @@ store_push(struct point **pts, size_t *n, size_t *cap, sqlite3_stmt *s)
 			return -1;
 		*pts = p;
 	}
-	p = &(*pts)[(*n)++];
-	p->step = sqlite3_column_int64(s, 0);
-	p->value = store_column_double(s, 1);
-	p->time = sqlite3_column_double(s, 2);
+	store_point_row(s, &(*pts)[(*n)++]);
 	return 0;
+}
+
+/* The id of a run's metric on a split, with a statement of
+ * S_METRIC_GET: 0, STORE_NOTFOUND, or -1 for the caller to report. */
+static int
+store_metric_find(sqlite3_stmt *s, int64_t run, const char *metric,
+    const char *split, int64_t *id)
+{
+	int	 step;
+
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_text(s, 2, metric, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, split, -1, SQLITE_STATIC);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW)
+		*id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return step == SQLITE_ROW ? 0 : step == SQLITE_DONE ?
+	    STORE_NOTFOUND : -1;
 }
 
 /* The points of a metric id, on a connection the caller holds. */
@@ -884,23 +909,15 @@ store_history(struct store *st, int64_t run, const char *metric,
     size_t *n)
 {
 	struct conn	*c = store_reader(st);
-	sqlite3_stmt	*s = store_stmt(c, S_METRIC_GET);
-	int		 rc = 0, step;
+	int		 rc;
 	int64_t		 id = -1;
 
 	*pts = NULL;
 	*n = 0;
-	sqlite3_bind_int64(s, 1, run);
-	sqlite3_bind_text(s, 2, metric, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, split, -1, SQLITE_STATIC);
-	step = sqlite3_step(s);
-	if (step == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	else if (step == SQLITE_DONE)
-		rc = STORE_NOTFOUND;
-	else
-		rc = store_fail(c, "reading a metric");
-	sqlite3_reset(s);
+	rc = store_metric_find(store_stmt(c, S_METRIC_GET), run, metric,
+	    split, &id);
+	if (rc == -1)
+		store_fail(c, "reading a metric");
 	if (rc == 0)
 		rc = store_points_read(c, id, from, to, pts, n);
 	store_release(c);
@@ -1035,7 +1052,7 @@ store_cursor_open(struct store *st, int64_t run, const char *metric,
 	struct store_cursor	*cur;
 	sqlite3_stmt		*s = NULL;
 	int64_t			 id = -1;
-	int			 rc = -1, step;
+	int			 rc = -1;
 
 	*out = NULL;
 	if ((cur = calloc(1, sizeof(*cur))) == NULL)
@@ -1050,20 +1067,12 @@ store_cursor_open(struct store *st, int64_t run, const char *metric,
 	if (sqlite3_prepare_v2(cur->db, stmt_sql[S_METRIC_GET], -1, &s,
 	    NULL) != SQLITE_OK)
 		goto dberr;
-	sqlite3_bind_int64(s, 1, run);
-	sqlite3_bind_text(s, 2, metric, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, split, -1, SQLITE_STATIC);
-	step = sqlite3_step(s);
-	if (step == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	else if (step == SQLITE_DONE)
-		rc = STORE_NOTFOUND;
+	rc = store_metric_find(s, run, metric, split, &id);
 	sqlite3_finalize(s);
-	if (id < 0) {
-		if (rc != STORE_NOTFOUND)
-			goto dberr;
+	if (rc == -1)
+		goto dberr;
+	if (rc == STORE_NOTFOUND)
 		goto fail;
-	}
 	if (sqlite3_prepare_v2(cur->db, stmt_sql[S_HISTORY], -1, &cur->s,
 	    NULL) != SQLITE_OK)
 		goto dberr;
@@ -1086,9 +1095,7 @@ store_cursor_next(struct store_cursor *cur, struct point *p)
 {
 	switch (sqlite3_step(cur->s)) {
 	case SQLITE_ROW:
-		p->step = sqlite3_column_int64(cur->s, 0);
-		p->value = store_column_double(cur->s, 1);
-		p->time = sqlite3_column_double(cur->s, 2);
+		store_point_row(cur->s, p);
 		return 1;
 	case SQLITE_DONE:
 		return 0;
