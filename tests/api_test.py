@@ -168,19 +168,6 @@ def cut(case, sizes):
 # The base of every test case
 
 class ApiTest(daemon.SharedDaemonTest):
-    _counter = 0
-
-    def run_name(self, tag=""):
-        ApiTest._counter += 1
-        base = self._testMethodName.replace("test_", "", 1)[:60]
-        return "%s%s-%d" % (base, tag, ApiTest._counter)
-
-    def call(self, method, path, body=None, raw=None, headers=None):
-        r = self.api.request(method, path, body=body, raw=raw,
-                             headers=headers)
-        if r.json_error is not None:
-            self.fail("reply is not valid JSON (%s): %r" % (r.json_error, r))
-        return r
 
     def ok(self, method, path, body=None, status=200):
         """A request that must succeed with this status and a JSON body."""

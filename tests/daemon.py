@@ -260,10 +260,25 @@ class SharedDaemonTest(unittest.TestCase):
     (self.api).  A daemon that died during a test is a defect of that
     test's requests, whatever the test itself checked."""
     maxDiff = 4000
+    _counter = 0
 
     def setUp(self):
         self.d = _shared
         self.api = Client(self.d)
+
+    def run_name(self, tag=""):
+        """A run name of its own for each call, after the test."""
+        SharedDaemonTest._counter += 1
+        base = self._testMethodName.replace("test_", "", 1)[:60]
+        return "%s%s-%d" % (base, tag, SharedDaemonTest._counter)
+
+    def call(self, method, path, body=None, raw=None, headers=None):
+        """A request whose JSON reply, if any, must be valid JSON."""
+        r = self.api.request(method, path, body=body, raw=raw,
+                             headers=headers)
+        if r.json_error is not None:
+            self.fail("reply is not valid JSON (%s): %r" % (r.json_error, r))
+        return r
 
     def tearDown(self):
         if _shared.proc.poll() is not None:

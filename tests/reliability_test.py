@@ -101,24 +101,12 @@ class Mse:
 # The base of every test case
 
 class DaemonTest(daemon.SharedDaemonTest):
-    _counter = 0
 
     def use(self, d):
         """Points the helpers at another daemon."""
         self.d = d
         self.api = Client(d)
 
-    def run_name(self, tag=""):
-        DaemonTest._counter += 1
-        base = self._testMethodName.replace("test_", "", 1)[:60]
-        return "%s%s-%d" % (base, tag, DaemonTest._counter)
-
-    def call(self, method, path, body=None, raw=None, headers=None):
-        r = self.api.request(method, path, body=body, raw=raw,
-                             headers=headers)
-        if r.json_error is not None:
-            self.fail("reply is not valid JSON (%s): %r" % (r.json_error, r))
-        return r
 
     def ok(self, method, path, body=None, raw=None, status=200):
         r = self.call(method, path, body=body, raw=raw)
