@@ -532,9 +532,10 @@ api_write(struct api *api, const struct api_request *req, struct run *run,
 	j.arg = arg;
 	j.rep = rep;
 	/* Ids of batches and of scalars are apart. */
-	if (*id != '\0')
+	if (*id != '\0') {
 		snprintf(j.id, sizeof(j.id), "%s:%s", req->seg[2], id);
-	api_digest(req, j.digest, sizeof(j.digest));
+		api_digest(req, j.digest, sizeof(j.digest));
+	}
 	j.text = codec_print(doc);
 	cJSON_Delete(doc);
 	if (j.text != NULL)

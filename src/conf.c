@@ -58,7 +58,7 @@ conf_defaults(struct conf *c)
 	snprintf(c->web_root, sizeof(c->web_root), "%s", LOSSMON_WEBROOT);
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	snprintf(c->synchronous, sizeof(c->synchronous), "full");
-	c->threads = 4;
+	c->threads = 0;
 	c->max_body = 64u << 20;
 	c->max_elements = 16u << 20;
 	c->max_depth = 32;
@@ -118,9 +118,9 @@ conf_key(struct conf *c, const cJSON *it, char *err, size_t errlen)
 		return conf_default_losses(c, it, err, errlen);
 	if (strcmp(it->string, "threads") == 0) {
 		v = cJSON_IsNumber(it) ? it->valuedouble : NAN;
-		if (!(v >= 1 && v <= 256) || floor(v) != v) {
+		if (!(v >= 0 && v <= 256) || floor(v) != v) {
 			snprintf(err, errlen, "threads must be an integer"
-			    " from 1 to 256");
+			    " from 0 to 256");
 			return -1;
 		}
 		c->threads = (unsigned)v;

@@ -15,7 +15,7 @@ struct conf {
 	char		 web_root[4096];
 	char		 log_level[16];
 	char		 synchronous[16]; /* SQLite: full, normal or off */
-	unsigned	 threads;	/* HTTP worker threads */
+	unsigned	 threads;	/* HTTP pool; 0: one per connection */
 	size_t		 max_body;	/* bytes of a request body */
 	size_t		 max_elements;	/* numbers in one batch */
 	size_t		 max_depth;	/* nesting of a JSON body */

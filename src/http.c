@@ -43,6 +43,7 @@ struct http {
 
 /* The state of one request while its body arrives. */
 #define MAX_PARTS	16
+#define HTTP_STACK	(1024 * 1024)	/* bytes, of a connection's thread */
 
 /* A part of a multipart/form-data body as it arrives. */
 struct upload {
@@ -716,7 +717,10 @@ http_mhd_options(struct http *h, struct sockaddr_storage *ss,
 	/* The logger first, so that it sees what the others say. */
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL);
 	OPT(MHD_OPTION_SOCK_ADDR, 0, ss);
-	OPT(MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL);
+	if (o->threads > 0)
+		OPT(MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL);
+	else
+		OPT(MHD_OPTION_THREAD_STACK_SIZE, HTTP_STACK, NULL);
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, o->timeout, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, o->max_conns, NULL);
 	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_conns_ip, NULL);
@@ -739,8 +743,7 @@ http_start(const struct http_options *o, struct api *api, char *err,
 	const union MHD_DaemonInfo *info;
 	struct http		*h;
 	unsigned		 flags = MHD_USE_INTERNAL_POLLING_THREAD |
-				    MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-				    MHD_USE_ITC;
+				    MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	char			 host[256];
 
 	if (http_parse_listen(o->listen, &ss, host, sizeof(host)) == -1) {
@@ -766,6 +769,14 @@ http_start(const struct http_options *o, struct api *api, char *err,
 		    " served", o->web_root, strerror(errno));
 		h->root[0] = '\0';
 	}
+	/*
+	 * A handler waits while the store commits its write.  With a
+	 * thread per connection every client's request is in the store's
+	 * queue at once, and the writer commits them together; a pool
+	 * thread would hold its other connections back meanwhile.
+	 */
+	flags |= o->threads > 0 ? MHD_USE_EPOLL :
+	    MHD_USE_THREAD_PER_CONNECTION;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (o->tls_cert != NULL)

@@ -15,7 +15,7 @@ struct http;
 struct http_options {
 	const char	*listen;	/* "ADDR:PORT", "[ADDR]:PORT" */
 	const char	*web_root;
-	unsigned	 threads;
+	unsigned	 threads;	/* pool size; 0: one per connection */
 	size_t		 max_body;	/* bytes; larger bodies get a 413 */
 	unsigned	 timeout;	/* seconds a connection may idle */
 	unsigned	 max_conns;

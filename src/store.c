@@ -33,6 +33,11 @@ enum stmt_id {
 	S_REPLY_GET,
 	S_REPLY_PUT,
 	S_TOTALS,
+	S_BEGIN,
+	S_COMMIT,
+	S_SAVE,
+	S_UNDO,
+	S_RELEASE,
 	S_NSTMTS
 };
 
@@ -82,6 +87,12 @@ static const char *const stmt_sql[S_NSTMTS] = {
 	    " (SELECT min(value) FROM points WHERE metric_id = m.id)"
 	    " FROM metrics m WHERE m.run_id = ? AND m.name = 'total'"
 	    " ORDER BY m.split",
+	/* The writer's transactions, prepared once like the rest. */
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_SAVE] = "SAVEPOINT job",
+	[S_UNDO] = "ROLLBACK TO job",
+	[S_RELEASE] = "RELEASE job",
 };
 
 /* A connection and its prepared statements; the lock keeps it to one
@@ -186,6 +197,22 @@ store_exec(struct conn *c, const char *sql)
 		return -1;
 	}
 	return 0;
+}
+
+/* Runs a prepared statement that returns no rows. */
+static int
+store_step(struct conn *c, enum stmt_id id)
+{
+	sqlite3_stmt	*s = c->stmt[id];
+	int		 rc = 0;
+
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		log_error("store", "%s: %s", stmt_sql[id],
+		    sqlite3_errmsg(c->db));
+		rc = -1;
+	}
+	sqlite3_reset(s);
+	return rc;
 }
 
 /*
@@ -315,19 +342,19 @@ store_apply(struct store *st, struct job *jobs)
 {
 	struct job	*j;
 
-	if (store_exec(&st->w, "BEGIN IMMEDIATE") == -1) {
+	if (store_step(&st->w, S_BEGIN) == -1) {
 		for (j = jobs; j != NULL; j = j->next)
 			j->rc = -1;
 		return;
 	}
 	for (j = jobs; j != NULL; j = j->next) {
-		store_exec(&st->w, "SAVEPOINT job");
+		store_step(&st->w, S_SAVE);
 		j->rc = j->apply(st, j->arg);
 		if (j->rc != 0)
-			store_exec(&st->w, "ROLLBACK TO job");
-		store_exec(&st->w, "RELEASE job");
+			store_step(&st->w, S_UNDO);
+		store_step(&st->w, S_RELEASE);
 	}
-	if (store_exec(&st->w, "COMMIT") == -1) {
+	if (store_step(&st->w, S_COMMIT) == -1) {
 		store_exec(&st->w, "ROLLBACK");
 		for (j = jobs; j != NULL; j = j->next)
 			j->rc = -1;

@@ -4,6 +4,7 @@
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,6 +132,124 @@ npy(unsigned char *out, const char *dict, const void *data, size_t len)
 	return 11 + h + pad + len;
 }
 
+/* A fixed sequence of pseudo-random numbers (xorshift64*). */
+static uint64_t
+next_random(uint64_t *x)
+{
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return *x * 2685821657736338717ULL;
+}
+
+/* Writes a number as a training job might, or as nobody would: the
+ * shortest forms of random doubles, and random digit strings with
+ * random decimal points and exponents, most of them inside the range
+ * that is converted without strtod and some just outside it. */
+static void
+random_number(uint64_t *x, char *buf, size_t len)
+{
+	uint64_t	 r = next_random(x), bits;
+	double		 d;
+	size_t		 i, k, ndig, point;
+
+	if (r % 3 == 0) {
+		do {
+			bits = next_random(x);
+			/* exponents near 0 are the common case */
+			if (r & 8)
+				bits = (bits & 0x800fffffffffffffULL) |
+				    ((uint64_t)(1023 - 60 + (r >> 8) % 120)
+				    << 52);
+			memcpy(&d, &bits, sizeof(d));
+		} while (!isfinite(d));
+		/* "%.12f" only for the small exponents: it fits buf */
+		switch ((r >> 4) % (r & 8 ? 6 : 5)) {
+		case 0:
+			snprintf(buf, len, "%.17g", d);
+			break;
+		case 1:
+			snprintf(buf, len, "%.16g", d);
+			break;
+		case 2:
+			snprintf(buf, len, "%.15g", d);
+			break;
+		case 3:
+			snprintf(buf, len, "%.6e", d);
+			break;
+		case 4:
+			snprintf(buf, len, "%.3g", d);
+			break;
+		default:
+			snprintf(buf, len, "%.12f", d);
+			break;
+		}
+		return;
+	}
+	k = 0;
+	if (r & 16)
+		buf[k++] = '-';
+	ndig = 1 + (r >> 5) % 21;
+	point = (r >> 10) % (ndig + 1);
+	for (i = 0; i < ndig; i++) {
+		if (i == point && i > 0)
+			buf[k++] = '.';
+		buf[k++] = (char)('0' + (i == 0 && ndig > 1 ?
+		    1 + next_random(x) % 9 : next_random(x) % 10));
+	}
+	if (r & 32)
+		snprintf(buf + k, len - k, "e%d", (int)((r >> 20) % 81) - 40);
+	else
+		buf[k] = '\0';
+}
+
+/* Every number reads as the double strtod gives for its text. */
+START_TEST(json_numbers_exact)
+{
+	enum { N = 200000 };
+	/* Ties to even above 2^53 (one each way), exact halves, 10^23
+	 * (whose nearest double lies below it), the ends of the exact
+	 * range, and numbers only strtod reads. */
+	static const char *const hard[] = { "9007199254740993",
+	    "9007199254740995", "-9007199254740993", "0.5", "-0.0",
+	    "1e23", "1e-27", "1e27", "9999999999999999999e-27",
+	    "9999999999999999999e27", "1e28", "1e-28", "0.1", "0.3",
+	    "12345678901234567890", "2.2250738585072014e-308",
+	    "1.7976931348623157e308", "4.9e-324", "0e400", "-0.000e-7" };
+	struct codec_array	 a;
+	struct codec_error	 err;
+	char			*text, (*nums)[48];
+	uint64_t		 x = 0x9e3779b97f4a7c15ULL;
+	size_t			 i, k = 0, used;
+	double			 want;
+
+	nums = malloc(N * sizeof(*nums));
+	text = malloc(N * sizeof(*nums) + 2);
+	ck_assert(nums != NULL && text != NULL);
+	text[k++] = '[';
+	for (i = 0; i < N; i++) {
+		if (i < sizeof(hard) / sizeof(hard[0]))
+			snprintf(nums[i], sizeof(nums[i]), "%s", hard[i]);
+		else
+			random_number(&x, nums[i], sizeof(nums[i]));
+		k += (size_t)sprintf(text + k, "%s%s", i ? "," : "", nums[i]);
+	}
+	text[k++] = ']';
+	ck_assert_int_eq(arrays_json(text, k, "predictions", N, &a, &used,
+	    &err), 0);
+	ck_assert_uint_eq(a.t.n, N);
+	for (i = 0; i < N; i++) {
+		want = strtod(nums[i], NULL);
+		ck_assert_msg(memcmp(&want, &a.t.data[i], sizeof(want)) == 0,
+		    "%s read as %.17g, strtod says %.17g", nums[i],
+		    a.t.data[i], want);
+	}
+	free(a.data);
+	free(text);
+	free(nums);
+}
+END_TEST
+
 START_TEST(npy_types)
 {
 	static const double	 f8[6] = { 1, 2.5, -3, 0.1, 1e300, -0.0 };
@@ -211,8 +330,11 @@ main(void)
 	tcase_add_test(tc, json_shapes);
 	tcase_add_test(tc, json_errors);
 	tcase_add_test(tc, json_limit);
+	tcase_add_test(tc, json_numbers_exact);
 	tcase_add_test(tc, npy_types);
 	tcase_add_test(tc, npy_errors);
+	/* 200,000 numbers take long under the sanitizers */
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -61,7 +61,8 @@ START_TEST(bad_files)
 	static const char *const cases[][2] = {
 		{ "[1, 2]", "not a JSON object" },
 		{ "{\"listne\": \"x\"}", "listne: unknown key" },
-		{ "{\"threads\": 0}", "threads must be an integer" },
+		{ "{\"threads\": -1}", "threads must be an integer" },
+		{ "{\"threads\": 257}", "threads must be an integer" },
 		{ "{\"threads\": 2.5}", "threads must be an integer" },
 		{ "{\"db\": 5}", "db must be a string" },
 		{ "{\"log_level\": \"loud\"}", "log_level must be" },
