@@ -494,38 +494,46 @@ arrays_npy_shape(const char *p, struct tensor *t, size_t max)
 	}
 }
 
-/* Converts n items of a dtype to doubles. */
+/* One loop per dtype, the type's test out of it: memcpy reads an item
+ * wherever it lies, and compilers make it a plain load. */
+#define NPY_CONVERT(type) do { \
+	type	 x; \
+	for (i = 0; i < n; i++, p += sizeof(x)) { \
+		memcpy(&x, p, sizeof(x)); \
+		out[i] = (double)x; \
+	} \
+} while (0)
+
+/* Converts n items of a dtype ('f', 'i', or unsigned 'u' and 'b') to
+ * doubles. */
 static void
 arrays_npy_convert(const unsigned char *p, char kind, size_t size,
     size_t n, double *out)
 {
 	size_t	 i;
 
-	/* The file's float64 are this machine's doubles: one copy. */
-	if (kind == 'f' && size == sizeof(double)) {
+	if (kind == 'f' && size == 8)
 		memcpy(out, p, n * size);
-		return;
-	}
-	for (i = 0; i < n; i++, p += size) {
-		union {
-			double d; float f; int64_t i8; int32_t i4; int16_t i2;
-			int8_t i1; uint64_t u8; uint32_t u4; uint16_t u2;
-			uint8_t u1;
-		} u;
-
-		memcpy(&u, p, size);
-		if (kind == 'f')
-			out[i] = size == 8 ? u.d : (double)u.f;
-		else if (kind == 'i')
-			out[i] = size == 8 ? (double)u.i8 : size == 4 ?
-			    (double)u.i4 : size == 2 ? (double)u.i2 :
-			    (double)u.i1;
-		else
-			out[i] = size == 8 ? (double)u.u8 : size == 4 ?
-			    (double)u.u4 : size == 2 ? (double)u.u2 :
-			    (double)u.u1;
-	}
+	else if (kind == 'f')
+		NPY_CONVERT(float);
+	else if (kind == 'i' && size == 8)
+		NPY_CONVERT(int64_t);
+	else if (kind == 'i' && size == 4)
+		NPY_CONVERT(int32_t);
+	else if (kind == 'i' && size == 2)
+		NPY_CONVERT(int16_t);
+	else if (kind == 'i')
+		NPY_CONVERT(int8_t);
+	else if (size == 8)
+		NPY_CONVERT(uint64_t);
+	else if (size == 4)
+		NPY_CONVERT(uint32_t);
+	else if (size == 2)
+		NPY_CONVERT(uint16_t);
+	else
+		NPY_CONVERT(uint8_t);
 }
+#undef NPY_CONVERT
 
 int
 arrays_npy(const unsigned char *p, size_t len, const char *field,
@@ -582,6 +590,13 @@ arrays_npy(const unsigned char *p, size_t len, const char *field,
 		    " holds %zu bytes of data but its shape needs %zu", field,
 		    len - off, a->t.n * size);
 		return -1;
+	}
+	/* float64 in place, when the bytes lie where a double may */
+	if (kind == 'f' && size == sizeof(double) &&
+	    (uintptr_t)(p + off) % _Alignof(double) == 0) {
+		a->data = NULL;
+		a->t.data = (const double *)(const void *)(p + off);
+		return 0;
 	}
 	if ((a->data = malloc(a->t.n ? a->t.n * sizeof(double) : 1)) ==
 	    NULL) {

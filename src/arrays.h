@@ -27,7 +27,9 @@ int	 arrays_json(const char *s, size_t len, const char *field,
  * Decodes a NumPy .npy file (format 1.0 to 3.0) of little-endian
  * float64, float32, int64 or int32 in C order, of at most LOSS_MAX_DIMS
  * dimensions and max values.  Returns 0 with a filled, or -1 with an
- * error naming field.
+ * error naming field.  float64 data aligned for doubles are used where
+ * they lie, without a copy: a->t.data then points into p (a->data is
+ * NULL), and p must outlive a.
  */
 int	 arrays_npy(const unsigned char *p, size_t len, const char *field,
 	    size_t max, struct codec_array *a, struct codec_error *err);

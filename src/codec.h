@@ -46,7 +46,7 @@ struct run_spec {
 /* A decoded input array: its values and shape. */
 struct codec_array {
 	double		*data;
-	struct tensor	 t;		/* t.data == data */
+	struct tensor	 t;		/* t.data: data, or .npy bytes */
 };
 
 /* The body of POST /runs/{run}/batches. */
@@ -112,7 +112,8 @@ void	 codec_batch_free(struct batch_req *);
  * holds the JSON object (step, split, id, and any input arrays as
  * JSON), and a part named after an input ("predictions", "targets",
  * ...) holds that array as a NumPy .npy file.  An input given twice is
- * an error.  As codec_batch() otherwise.
+ * an error.  As codec_batch() otherwise; float64 inputs may point into
+ * the parts, which must outlive the batch.
  */
 int	 codec_batch_parts(const struct codec_part *, size_t,
 	    struct batch_req *, struct codec_error *);
