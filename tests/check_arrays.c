@@ -282,6 +282,65 @@ START_TEST(npy_types)
 }
 END_TEST
 
+/* Every dtype, at its extremes, and float64 both in place (aligned)
+ * and copied (one byte off). */
+START_TEST(npy_every_dtype)
+{
+	static const int8_t	 i1[2] = { -128, 127 };
+	static const uint8_t	 u1[2] = { 0, 255 };
+	static const int16_t	 i2[2] = { -32768, 32767 };
+	static const uint16_t	 u2[2] = { 0, 65535 };
+	static const int32_t	 i4[2] = { INT32_MIN, INT32_MAX };
+	static const uint32_t	 u4[2] = { 0, UINT32_MAX };
+	static const int64_t	 i8[2] = { INT64_MIN, INT64_MAX };
+	static const uint64_t	 u8[2] = { 0, UINT64_MAX };
+	static const uint8_t	 b1[2] = { 0, 1 };
+	static const double	 f8[2] = { -0.0, 1e-300 };
+	static const struct {
+		const char	*descr;
+		const void	*data;
+		size_t		 size;
+		double		 lo, hi;
+	} cases[] = {
+		{ "|i1", i1, sizeof(i1), -128, 127 },
+		{ "|u1", u1, sizeof(u1), 0, 255 },
+		{ "<i2", i2, sizeof(i2), -32768, 32767 },
+		{ "<u2", u2, sizeof(u2), 0, 65535 },
+		{ "<i4", i4, sizeof(i4), INT32_MIN, INT32_MAX },
+		{ "<u4", u4, sizeof(u4), 0, UINT32_MAX },
+		{ "<i8", i8, sizeof(i8), -9223372036854775808.0,
+		    9223372036854775808.0 },
+		{ "<u8", u8, sizeof(u8), 0, 18446744073709551616.0 },
+		{ "|b1", b1, sizeof(b1), 0, 1 },
+		{ "<f8", f8, sizeof(f8), -0.0, 1e-300 },
+	};
+	struct codec_array	 a;
+	struct codec_error	 err;
+	_Alignas(double) unsigned char buf[520];
+	char			 dict[80];
+	size_t			 i, n, skew;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (skew = 0; skew < 2; skew++) {
+			snprintf(dict, sizeof(dict), "{'descr': '%s',"
+			    " 'fortran_order': False, 'shape': (2,), }",
+			    cases[i].descr);
+			n = npy(buf + skew, dict, cases[i].data,
+			    cases[i].size);
+			ck_assert_int_eq(arrays_npy(buf + skew, n, "targets",
+			    100, &a, &err), 0);
+			ck_assert_msg(a.t.data[0] == cases[i].lo &&
+			    a.t.data[1] == cases[i].hi && signbit(a.t.data[0])
+			    == signbit(cases[i].lo), "%s: %g %g",
+			    cases[i].descr, a.t.data[0], a.t.data[1]);
+			/* in place exactly when float64 and aligned */
+			ck_assert((a.data == NULL) ==
+			    (cases[i].data == f8 && skew == 0));
+			free(a.data);
+		}
+}
+END_TEST
+
 START_TEST(npy_errors)
 {
 	static const double	 d[4] = { 1, 2, 3, 4 };
@@ -332,6 +391,7 @@ main(void)
 	tcase_add_test(tc, json_limit);
 	tcase_add_test(tc, json_numbers_exact);
 	tcase_add_test(tc, npy_types);
+	tcase_add_test(tc, npy_every_dtype);
 	tcase_add_test(tc, npy_errors);
 	/* 200,000 numbers take long under the sanitizers */
 	tcase_set_timeout(tc, 60);
