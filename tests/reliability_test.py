@@ -892,6 +892,20 @@ class ConcurrencyTest(DaemonTest):
                 seconds="%.1f" % elapsed)
 
 
+class PoolConcurrencyTest(ConcurrencyTest):
+    """The same, with a pool of two HTTP threads (the "threads" key)
+    instead of a thread per connection: 16 clients share them."""
+
+    def setUp(self):
+        super().setUp()
+        self.pool = daemon.Daemon(config={"threads": 2}).start()
+        self.use(self.pool)
+
+    def tearDown(self):
+        self.pool.stop()
+        super().tearDown()
+
+
 # ---------------------------------------------------------------------
 # SIGKILL in the middle of a stream of posts
 
