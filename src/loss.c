@@ -51,6 +51,7 @@ typedef const char *(*form_fn)(size_t, char *, size_t);
 #define CHECK_UNIT_PRED		0x01	/* predictions in [0,1] */
 #define CHECK_UNIT_TARGET	0x02	/* targets in [0,1] */
 #define CHECK_SIGNS		0x04	/* targets 1 or -1 */
+#define CHECK_BLOCK		1024	/* elements checked, then summed */
 
 /* What the engine knows about one loss type. */
 struct loss_kind {
@@ -651,19 +652,32 @@ check_same(const char *what, const struct tensor *t, const char *refname,
 /*
  * The checks of values below first scan them with one of these, which
  * tell whether every value passes.  They have no branch that depends on
- * the data and no early exit, which makes them several times faster
- * than a loop that stops at the first bad value; only a batch that
- * fails is scanned again, to find that value and name it.
+ * the data and no early exit, which makes them cheaper than a loop that
+ * stops at the first bad value; only a batch that fails is scanned
+ * again, to find that value and name it.
  */
+
+/* The least and the greatest value, each in four running values that
+ * take turns (a NaN is passed over); then their bounds. */
 static int
 all_unit(const double *v, size_t n)
 {
-	size_t	 i;
-	int	 ok = 1;
+	double	 lo[4] = { 0.0, 0.0, 0.0, 0.0 }, hi[4] = { 1.0, 1.0, 1.0, 1.0 };
+	size_t	 i, j;
 
-	for (i = 0; i < n; i++)
-		ok &= !(v[i] < 0.0) & !(v[i] > 1.0);
-	return ok;
+	for (i = 0; i + 4 <= n; i += 4)
+		for (j = 0; j < 4; j++) {
+			lo[j] = v[i + j] < lo[j] ? v[i + j] : lo[j];
+			hi[j] = v[i + j] > hi[j] ? v[i + j] : hi[j];
+		}
+	for (; i < n; i++) {
+		lo[0] = v[i] < lo[0] ? v[i] : lo[0];
+		hi[0] = v[i] > hi[0] ? v[i] : hi[0];
+	}
+	for (j = 0; j < 4; j++)
+		if (lo[j] < 0.0 || hi[j] > 1.0)
+			return 0;
+	return 1;
 }
 
 static int
@@ -920,16 +934,16 @@ bce_term(double x, double y, double z, const double *params)
  * torch's binary_cross_entropy_with_logits of one element is, with m =
  * max(-x, 0), (1 - y) x + m + log(exp(-m) + exp(-x - m)), which never
  * overflows.  One of the two exponentials is exp(0) = 1, so the sum is
- * 1 + exp(-|x|): the same number from one exponential.  (At x = -inf
- * torch's sum is NaN and this one 1, but m is infinite and the term NaN
- * all the same.)  Returns the log; *e is exp(-|x|) and *m is m.
+ * 1 + exp(-|x|): the same number from one exponential.  But at x = -inf
+ * torch's sum is NaN (exp(inf - inf)), and m infinite: m - m adds that
+ * NaN.  Returns the log; *e is exp(-|x|) and *m is m.
  */
 static double
 bcel_log(double x, double *e, double *m)
 {
 	*m = clamp0(-x);
 	*e = exp(-fabs(x));
-	return log(1.0 + *e);
+	return log(1.0 + *e) + (*m - *m);
 }
 
 static double
@@ -1146,7 +1160,24 @@ check_elementwise(const struct loss_kind *k, const struct tensor *x,
 	return 0;
 }
 
-/* Mean reduction: s[0] is the sum of the terms, s[1] their number. */
+/* Whether the values of n elements of predictions x and targets y pass
+ * the checks of an elementwise type (check_elementwise names the first
+ * that does not). */
+static int
+values_ok(unsigned checks, const double *x, const double *y, size_t n)
+{
+	return (!(checks & CHECK_UNIT_PRED) || all_unit(x, n)) &&
+	    (!(checks & CHECK_UNIT_TARGET) || all_unit(y, n)) &&
+	    (!(checks & CHECK_SIGNS) || all_labels(y, n, 1.0, -1.0));
+}
+
+/*
+ * Mean reduction: s[0] is the sum of the terms, s[1] their number.
+ * Values are checked a block at a time, each block just before it is
+ * summed, so that the sum reads it from cache rather than from memory
+ * a second time.  When a block fails, check_elementwise goes through
+ * the whole batch in its usual order and names the first bad value.
+ */
 static int
 elementwise_batch(const struct loss_spec *spec, const struct loss_inputs *in,
     struct loss_stats *out, struct errbuf *e)
@@ -1155,16 +1186,28 @@ elementwise_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 	const struct tensor	*x = in->t[LOSS_PREDICTIONS];
 	const struct tensor	*y = in->t[LOSS_TARGETS];
 	const struct tensor	*w = in->t[LOSS_WEIGHTS];
-	struct elems		 el = { x->data, y->data, NULL, NULL, x->n };
+	struct elems		 el;
+	double			 sum = 0.0;
+	size_t			 i, step;
 
 	if (!takes(k, LOSS_WEIGHTS))
 		w = NULL;
-	if (check_elementwise(k, x, y, w, e) == -1)
+	if (check_same("targets", y, "predictions", x, e) == -1 ||
+	    (w != NULL && check_same("weights", w, "targets", y, e) == -1))
 		return -1;
 
-	if (w != NULL)
-		el.w = w->data;
-	out->s[0] = k->sum(&el, spec->params);
+	step = k->checks != 0 ? CHECK_BLOCK : x->n;
+	for (i = 0; i < x->n; i += step) {
+		el.x = x->data + i;
+		el.y = y->data + i;
+		el.z = NULL;
+		el.w = w != NULL ? w->data + i : NULL;
+		el.n = x->n - i < step ? x->n - i : step;
+		if (!values_ok(k->checks, el.x, el.y, el.n))
+			return check_elementwise(k, x, y, w, e);
+		sum += k->sum(&el, spec->params);
+	}
+	out->s[0] = sum;
 	out->s[1] = (double)x->n;
 	out->n = 2;
 	return 0;
@@ -1361,16 +1404,19 @@ static int
 nll_sums(const struct tensor *x, const struct tensor *t, const double *w,
     double ignore, struct loss_stats *out)
 {
-	size_t	 i, y, nclass = x->shape[1];
+	size_t	 i, nclass = x->shape[1];
 	double	 v, wy, top = (double)nclass, sum = 0.0, wsum = 0.0;
+	long long y;
 
+	/* Below nclass, which is far below 2^63 (the rows of x are in
+	 * memory), v converts to a long long, the cheaper conversion. */
 	for (i = 0; i < t->n; i++) {
 		v = t->data[i];
 		if (v == ignore)
 			continue;
 		if (!(v >= 0.0 && v < top))
 			return -1;
-		y = (size_t)v;
+		y = (long long)v;
 		if ((double)y != v)
 			return -1;
 		wy = w != NULL ? w[y] : 1.0;
@@ -1516,7 +1562,7 @@ dice_binary(const struct loss_spec *spec, const struct tensor *pred,
 {
 	int	 logits = spec->params[DICE_LOGITS] != 0.0;
 	int	 squared = spec->params[DICE_SQUARED] != 0.0;
-	double	 p;
+	double	 s[3] = { 0.0, 0.0, 0.0 }, p;
 	size_t	 i;
 
 	if (check_same("targets", target, "predictions", pred, e) == -1 ||
@@ -1528,13 +1574,15 @@ dice_binary(const struct loss_spec *spec, const struct tensor *pred,
 		    "multi-class form: predictions [N][C][...] and class "
 		    "indices [N][...]");
 
-	memset(out->s, 0, 4 * sizeof(double));
+	/* Sums in a local array, which stays in registers: through out
+	 * each addition would wait for the store of the one before. */
 	for (i = 0; i < pred->n; i++) {
 		p = pred->data[i];
 		if (logits)
 			p = 1.0 / (1.0 + exp(-p));
-		dice_add(out->s, p, target->data[i], squared);
+		dice_add(s, p, target->data[i], squared);
 	}
+	memcpy(out->s, s, sizeof(s));
 	out->s[3] = (double)pred->n;
 	out->n = 4;
 	return 0;
