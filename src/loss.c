@@ -26,7 +26,20 @@ struct errbuf {
 	size_t	 len;
 };
 
-typedef double	(*term_fn)(double, double, const double *);
+/*
+ * The arrays of an elementwise loop over n elements: x and y, the third
+ * input z of a type that has one, the weights w; z and w are NULL when
+ * there are none.
+ */
+struct elems {
+	const double	*x, *y, *z, *w;
+	size_t		 n;
+};
+
+/* The loss of one element from x, y and z (0 without z), and the sum of
+ * the weighted terms of a type over some elements. */
+typedef double	(*term_fn)(double, double, double, const double *);
+typedef double	(*sum_fn)(const struct elems *, const double *);
 typedef int	(*batch_fn)(const struct loss_spec *,
 		    const struct loss_inputs *, struct loss_stats *,
 		    struct errbuf *);
@@ -38,6 +51,7 @@ typedef const char *(*form_fn)(size_t, char *, size_t);
 #define CHECK_UNIT_PRED		0x01	/* predictions in [0,1] */
 #define CHECK_UNIT_TARGET	0x02	/* targets in [0,1] */
 #define CHECK_SIGNS		0x04	/* targets 1 or -1 */
+#define CHECK_BLOCK		1024	/* elements checked, then summed */
 
 /* What the engine knows about one loss type. */
 struct loss_kind {
@@ -48,7 +62,7 @@ struct loss_kind {
 	const struct loss_param	*params;
 	size_t			 nparams;
 	batch_fn		 batch;
-	term_fn			 term;		/* elementwise types */
+	sum_fn			 sum;		/* elementwise types */
 	unsigned		 checks;	/* elementwise types */
 	value_fn		 value;
 	form_fn			 form;		/* what its stats say */
@@ -114,16 +128,16 @@ static int	 gaussian_batch(const struct loss_spec *,
 		    const struct loss_inputs *, struct loss_stats *,
 		    struct errbuf *);
 
-static double	 mse_term(double, double, const double *);
-static double	 mae_term(double, double, const double *);
-static double	 huber_term(double, double, const double *);
-static double	 bce_term(double, double, const double *);
-static double	 smooth_l1_term(double, double, const double *);
-static double	 sfocal_term(double, double, const double *);
-static double	 hinge_term(double, double, const double *);
-static double	 poisson_term(double, double, const double *);
-static double	 log_cosh_term(double, double, const double *);
-static double	 quantile_term(double, double, const double *);
+static double	 mse_sum(const struct elems *, const double *);
+static double	 mae_sum(const struct elems *, const double *);
+static double	 huber_sum(const struct elems *, const double *);
+static double	 bce_sum(const struct elems *, const double *);
+static double	 smooth_l1_sum(const struct elems *, const double *);
+static double	 sfocal_sum(const struct elems *, const double *);
+static double	 hinge_sum(const struct elems *, const double *);
+static double	 poisson_sum(const struct elems *, const double *);
+static double	 log_cosh_sum(const struct elems *, const double *);
+static double	 quantile_sum(const struct elems *, const double *);
 
 static double	 mean_value(const struct loss_spec *,
 		    const struct loss_stats *);
@@ -332,18 +346,18 @@ static const struct loss_input gaussian_inputs[] = {
 
 static const struct loss_kind kinds[LOSS_NTYPES] = {
 	[LOSS_MSE] = { "mse", "mean((x - y)^2)",
-	    TABLE(same_inputs), NONE, ELEMENTWISE(mse_term, 0) },
+	    TABLE(same_inputs), NONE, ELEMENTWISE(mse_sum, 0) },
 	[LOSS_MAE] = { "mae", "mean(|x - y|)",
-	    TABLE(same_inputs), NONE, ELEMENTWISE(mae_term, 0) },
+	    TABLE(same_inputs), NONE, ELEMENTWISE(mae_sum, 0) },
 	[LOSS_HUBER] = { "huber",
 	    "mean(z < delta ? z^2/2 : delta (z - delta/2)), z = |x - y|",
 	    TABLE(same_inputs), TABLE(huber_params),
-	    ELEMENTWISE(huber_term, 0) },
+	    ELEMENTWISE(huber_sum, 0) },
 	[LOSS_BCE] = { "bce",
 	    "mean(-w (y max(log x, -100) + (1 - y) max(log(1 - x), -100))), "
 	    "w = weights or 1",
 	    TABLE(bce_inputs), NONE,
-	    ELEMENTWISE(bce_term, CHECK_UNIT_PRED | CHECK_UNIT_TARGET) },
+	    ELEMENTWISE(bce_sum, CHECK_UNIT_PRED | CHECK_UNIT_TARGET) },
 	[LOSS_CROSS_ENTROPY] = { "cross_entropy",
 	    "sum((1 - ls) w[y] CE_y + ls/C sum_c w[c] CE_c) / sum(w[y]) over "
 	    "rows not ignored; class probabilities: mean(sum_c w[c] y'[c] "
@@ -378,7 +392,7 @@ static const struct loss_kind kinds[LOSS_NTYPES] = {
 	[LOSS_SMOOTH_L1] = { "smooth_l1",
 	    "mean(z < beta ? z^2/(2 beta) : z - beta/2), z = |x - y|",
 	    TABLE(same_inputs), TABLE(smooth_l1_params),
-	    ELEMENTWISE(smooth_l1_term, 0) },
+	    ELEMENTWISE(smooth_l1_sum, 0) },
 	[LOSS_NLL] = { "nll",
 	    "sum(-w[y] x[y]) / sum(w[y]) over rows not ignored, "
 	    "w = class_weight or 1",
@@ -394,7 +408,7 @@ static const struct loss_kind kinds[LOSS_NTYPES] = {
 	    "+ (1 - p)(1 - y), a = alpha y + (1 - alpha)(1 - y), or 1 for "
 	    "alpha < 0",
 	    TABLE(sfocal_inputs), TABLE(sfocal_params),
-	    ELEMENTWISE(sfocal_term, CHECK_UNIT_TARGET) },
+	    ELEMENTWISE(sfocal_sum, CHECK_UNIT_TARGET) },
 	[LOSS_COSINE_EMBEDDING] = { "cosine_embedding",
 	    "mean(y = 1 ? 1 - cos : max(cos - margin, 0)), cos = x1.x2 / "
 	    "sqrt((x1.x1 + 1e-12)(x2.x2 + 1e-12))",
@@ -412,12 +426,12 @@ static const struct loss_kind kinds[LOSS_NTYPES] = {
 	[LOSS_HINGE_EMBEDDING] = { "hinge_embedding",
 	    "mean(y = 1 ? x : max(margin - x, 0))",
 	    TABLE(hinge_inputs), TABLE(hinge_params),
-	    ELEMENTWISE(hinge_term, CHECK_SIGNS) },
+	    ELEMENTWISE(hinge_sum, CHECK_SIGNS) },
 	[LOSS_POISSON_NLL] = { "poisson_nll",
 	    "mean(exp(x) - y x); without log_input mean(x - y log(x + "
 	    "eps)); full adds y log y - y + log(2 pi y)/2 where y > 1",
 	    TABLE(poisson_inputs), TABLE(poisson_params),
-	    ELEMENTWISE(poisson_term, 0) },
+	    ELEMENTWISE(poisson_sum, 0) },
 	[LOSS_GAUSSIAN_NLL] = { "gaussian_nll",
 	    "mean((log v + (x - y)^2 / v) / 2), v = max(variance, eps); "
 	    "full adds log(2 pi)/2",
@@ -425,11 +439,11 @@ static const struct loss_kind kinds[LOSS_NTYPES] = {
 	    NULL, 0, mean_value, NULL },
 	[LOSS_LOG_COSH] = { "log_cosh",
 	    "mean(log(cosh(x - y))), without overflow",
-	    TABLE(same_inputs), NONE, ELEMENTWISE(log_cosh_term, 0) },
+	    TABLE(same_inputs), NONE, ELEMENTWISE(log_cosh_sum, 0) },
 	[LOSS_QUANTILE] = { "quantile",
 	    "mean(r >= 0 ? tau r : (tau - 1) r), r = y - x",
 	    TABLE(same_inputs), TABLE(quantile_params),
-	    ELEMENTWISE(quantile_term, 0) },
+	    ELEMENTWISE(quantile_sum, 0) },
 };
 
 static const char *const field_names[LOSS_NFIELDS] = {
@@ -635,6 +649,67 @@ check_same(const char *what, const struct tensor *t, const char *refname,
 	    shape_text(refname, ref, b, sizeof(b)));
 }
 
+/*
+ * The checks of values below first scan them with one of these, which
+ * tell whether every value passes.  They have no branch that depends on
+ * the data and no early exit, which makes them cheaper than a loop that
+ * stops at the first bad value; only a batch that fails is scanned
+ * again, to find that value and name it.
+ */
+
+/* The least and the greatest value, each in four running values that
+ * take turns (a NaN is passed over); then their bounds. */
+static int
+all_unit(const double *v, size_t n)
+{
+	double	 lo[4] = { 0.0, 0.0, 0.0, 0.0 }, hi[4] = { 1.0, 1.0, 1.0, 1.0 };
+	size_t	 i, j;
+
+	for (i = 0; i + 4 <= n; i += 4)
+		for (j = 0; j < 4; j++) {
+			lo[j] = v[i + j] < lo[j] ? v[i + j] : lo[j];
+			hi[j] = v[i + j] > hi[j] ? v[i + j] : hi[j];
+		}
+	for (; i < n; i++) {
+		lo[0] = v[i] < lo[0] ? v[i] : lo[0];
+		hi[0] = v[i] > hi[0] ? v[i] : hi[0];
+	}
+	for (j = 0; j < 4; j++)
+		if (lo[j] < 0.0 || hi[j] > 1.0)
+			return 0;
+	return 1;
+}
+
+static int
+all_labels(const double *v, size_t n, double a, double b)
+{
+	size_t	 i;
+	int	 ok = 1;
+
+	for (i = 0; i < n; i++)
+		ok &= (v[i] == a) | (v[i] == b);
+	return ok;
+}
+
+/*
+ * Class indices, as check_classes takes them.  Below 2^52, v is
+ * integral just when (v + 2^52) - 2^52 gives v back (the sum is rounded
+ * to an integer); above, every double is.  So this never passes a bad
+ * index, and fails a good one only beyond 2^52 classes.
+ */
+static int
+all_classes(const double *v, size_t n, size_t nclass, double ignore)
+{
+	double	 top = (double)nclass, big = 0x1p52;
+	size_t	 i;
+	int	 ok = 1;
+
+	for (i = 0; i < n; i++)
+		ok &= (v[i] == ignore) | ((v[i] >= 0.0) & (v[i] < top) &
+		    ((v[i] + big) - big == v[i]));
+	return ok;
+}
+
 /* Checks that every value is in [0,1] or NaN; NaN means "unknown" and
  * gives a NaN loss rather than an error. */
 static int
@@ -644,6 +719,8 @@ check_unit(const char *what, const struct tensor *t, struct errbuf *e)
 	size_t	 i;
 	double	 v;
 
+	if (all_unit(t->data, t->n))
+		return 0;
 	for (i = 0; i < t->n; i++) {
 		v = t->data[i];
 		if (v < 0.0 || v > 1.0)
@@ -664,6 +741,8 @@ check_labels(const char *what, const struct tensor *t, double a, double b,
 	size_t	 i;
 	double	 v;
 
+	if (all_labels(t->data, t->n, a, b))
+		return 0;
 	for (i = 0; i < t->n; i++) {
 		v = t->data[i];
 		if (v != a && v != b)
@@ -714,6 +793,8 @@ check_classes(const struct tensor *target, size_t nclass, double ignore,
 	size_t	 i;
 	double	 v;
 
+	if (all_classes(target->data, target->n, nclass, ignore))
+		return 0;
 	for (i = 0; i < target->n; i++) {
 		v = target->data[i];
 		if (v == ignore || (v >= 0.0 && v < (double)nclass &&
@@ -757,37 +838,79 @@ clamp0(double v)
 	return v < 0.0 ? 0.0 : v;
 }
 
+/* pow(b, gamma), with the usual focusing exponent 2 as one product. */
 static double
-mse_term(double x, double y, const double *params)
+focus(double b, double gamma)
+{
+	return gamma == 2.0 ? b * b : pow(b, gamma);
+}
+
+/*
+ * c ? a : b, both computed, without a branch.  On random data a branch
+ * between the two cases of a term is mispredicted about half the time,
+ * which costs more than computing both; and compilers turn a plain
+ * c ? a : b between two computed values back into a branch.
+ */
+static double
+pick(int c, double a, double b)
+{
+	double	 v[2] = { b, a };
+
+	return v[c != 0];
+}
+
+static double
+mse_term(double x, double y, double z, const double *params)
 {
 	double	 d = x - y;
 
+	(void)z;
 	(void)params;
 	return d * d;
 }
 
 static double
-mae_term(double x, double y, const double *params)
+mae_term(double x, double y, double z, const double *params)
 {
+	(void)z;
 	(void)params;
 	return fabs(x - y);
 }
 
 static double
-huber_term(double x, double y, const double *params)
+huber_term(double x, double y, double z, const double *params)
 {
-	double	 delta = params[HUBER_DELTA], z = fabs(x - y);
+	double	 delta = params[HUBER_DELTA], a = fabs(x - y), m;
 
-	return z < delta ? 0.5 * z * z : delta * (z - 0.5 * delta);
+	/*
+	 * With m = min(a, delta), m (a - m/2) is a^2/2 below delta and
+	 * delta (a - delta/2) above, with the same roundings (a - a/2 is
+	 * exact): no branch, and a min and products that vectorise.
+	 */
+	(void)z;
+	m = a < delta ? a : delta;
+	return m * (a - 0.5 * m);
 }
 
 static double
-smooth_l1_term(double x, double y, const double *params)
+smooth_l1_term(double x, double y, double z, const double *params)
 {
-	double	 beta = params[SMOOTH_L1_BETA], z = fabs(x - y);
+	double	 beta = params[SMOOTH_L1_BETA], a = fabs(x - y);
+	double	 quad = 0.5 * a * a / beta, half = 0.5 * beta;
+	double	 lin = a - half;
 
-	/* With beta 0 no z is below it: z - 0 is plain L1. */
-	return z < beta ? 0.5 * z * z / beta : z - 0.5 * beta;
+	/*
+	 * The square is never below the line (they differ by (a - beta)^2
+	 * / (2 beta)); it is below beta/2 just where a < beta, and there
+	 * the line is below beta/2 too.  So max(min(square, beta/2), line)
+	 * is the square before beta and the line from there on: each case
+	 * its very value, without a branch (but for a rounding where a is
+	 * within an ulp of beta).  A NaN a makes the line, and so the term,
+	 * NaN.  With beta 0 the min is 0 and the term a - 0, plain L1.
+	 */
+	(void)z;
+	quad = quad < half ? quad : half;
+	return quad > lin ? quad : lin;
 }
 
 /* log v, but never below -100; NaN stays NaN. */
@@ -800,41 +923,66 @@ clamped_log(double v)
 }
 
 static double
-bce_term(double x, double y, const double *params)
+bce_term(double x, double y, double z, const double *params)
 {
+	(void)z;
 	(void)params;
 	return (y - 1.0) * clamped_log(1.0 - x) - y * clamped_log(x);
 }
 
 /*
- * torch's binary_cross_entropy_with_logits of one element: with m =
+ * torch's binary_cross_entropy_with_logits of one element is, with m =
  * max(-x, 0), (1 - y) x + m + log(exp(-m) + exp(-x - m)), which never
- * overflows; with a positive weight pw the log term is scaled by
- * 1 + (pw - 1) y.  pw is NULL for none.
+ * overflows.  One of the two exponentials is exp(0) = 1, so the sum is
+ * 1 + exp(-|x|): the same number from one exponential.  But at x = -inf
+ * torch's sum is NaN (exp(inf - inf)), and m infinite: m - m adds that
+ * NaN.  Returns the log; *e is exp(-|x|) and *m is m.
  */
 static double
-bcel_term(double x, double y, const double *pw)
+bcel_log(double x, double *e, double *m)
 {
-	double	 m = clamp0(-x), l, lw;
+	*m = clamp0(-x);
+	*e = exp(-fabs(x));
+	return log(1.0 + *e) + (*m - *m);
+}
 
-	l = log(exp(-m) + exp(-x - m));
-	if (pw == NULL)
-		return (1.0 - y) * x + m + l;
-	lw = (*pw - 1.0) * y + 1.0;
+static double
+bcel_term(double x, double y, double z, const double *params)
+{
+	double	 e, m, l;
+
+	(void)z;
+	(void)params;
+	l = bcel_log(x, &e, &m);
+	return (1.0 - y) * x + m + l;
+}
+
+/* With a positive weight z the log term is scaled by 1 + (z - 1) y. */
+static double
+bcel_pw_term(double x, double y, double z, const double *params)
+{
+	double	 e, m, l, lw;
+
+	(void)params;
+	l = bcel_log(x, &e, &m);
+	lw = (z - 1.0) * y + 1.0;
 	return (1.0 - y) * x + lw * (l + m);
 }
 
 /* torchvision's sigmoid_focal_loss of one element. */
 static double
-sfocal_term(double x, double y, const double *params)
+sfocal_term(double x, double y, double z, const double *params)
 {
 	double	 alpha = params[SFOCAL_ALPHA], gamma = params[SFOCAL_GAMMA];
-	double	 p, ce, pt, loss, at;
+	double	 e, m, l, ce, p, pt, loss, at;
 
-	p = 1.0 / (1.0 + exp(-x));
-	ce = bcel_term(x, y, NULL);
+	(void)z;
+	l = bcel_log(x, &e, &m);
+	ce = (1.0 - y) * x + m + l;
+	/* sigmoid(x) = 1 / (1 + exp(-x)), from the exponential of ce. */
+	p = (x >= 0.0 ? 1.0 : e) / (1.0 + e);
 	pt = p * y + (1.0 - p) * (1.0 - y);
-	loss = ce * pow(1.0 - pt, gamma);
+	loss = ce * focus(1.0 - pt, gamma);
 	if (alpha >= 0.0) {
 		at = alpha * y + (1.0 - alpha) * (1.0 - y);
 		loss = at * loss;
@@ -843,16 +991,18 @@ sfocal_term(double x, double y, const double *params)
 }
 
 static double
-hinge_term(double x, double y, const double *params)
+hinge_term(double x, double y, double z, const double *params)
 {
-	return y == 1.0 ? x : clamp0(params[MARGIN] - x);
+	(void)z;
+	return pick(y == 1.0, x, clamp0(params[MARGIN] - x));
 }
 
 static double
-poisson_term(double x, double y, const double *params)
+poisson_term(double x, double y, double z, const double *params)
 {
 	double	 loss;
 
+	(void)z;
 	if (params[POISSON_LOG_INPUT] != 0.0)
 		loss = exp(x) - y * x;
 	else
@@ -869,10 +1019,11 @@ poisson_term(double x, double y, const double *params)
  * |r|)) - log 2, which cannot overflow.
  */
 static double
-log_cosh_term(double x, double y, const double *params)
+log_cosh_term(double x, double y, double z, const double *params)
 {
 	double	 a = fabs(x - y), s;
 
+	(void)z;
 	(void)params;
 	if (a < 1.0) {
 		s = sinh(a / 2.0);
@@ -882,12 +1033,110 @@ log_cosh_term(double x, double y, const double *params)
 }
 
 static double
-quantile_term(double x, double y, const double *params)
+quantile_term(double x, double y, double z, const double *params)
 {
 	double	 tau = params[QUANTILE_TAU], r = y - x;
 
-	return r >= 0.0 ? tau * r : (tau - 1.0) * r;
+	(void)z;
+	return pick(r >= 0.0, tau, tau - 1.0) * r;
 }
+
+/* torch.xlogy(t, t): 0 where t is 0, NaN where t is NaN. */
+static double
+xlogx(double t)
+{
+	if (isnan(t))
+		return NAN;
+	return t == 0.0 ? 0.0 : t * log(t);
+}
+
+/* Predictions x, targets y. */
+static double
+kl_term(double x, double y, double z, const double *params)
+{
+	(void)z;
+	if (params[KL_LOG_TARGET] != 0.0)
+		return exp(y) * (y - x);
+	return xlogx(y) - y * x;
+}
+
+/* Scores x1 and x2, label y. */
+static double
+ranking_term(double x1, double x2, double y, const double *params)
+{
+	return clamp0(-y * (x1 - x2) + params[MARGIN]);
+}
+
+/* The term of element i, times its weight when there are weights. */
+static inline __attribute__((always_inline)) double
+term_at(term_fn term, const double *x, const double *y, const double *z,
+    const double *w, size_t i, const double *params)
+{
+	double	 v = term(x[i], y[i], z != NULL ? z[i] : 0.0, params);
+
+	return w != NULL ? v * w[i] : v;
+}
+
+/*
+ * The sum of the terms of n elements in four partial sums that take
+ * turns, so that an addition need not wait for the one before (the
+ * order of a sum is free: torch's own are pairwise).  Always inlined
+ * with a known term, z and w, so that the term is inlined too and no
+ * test of z or w is left in the loop.
+ */
+static inline __attribute__((always_inline)) double
+sum_loop(term_fn term, const double *x, const double *y, const double *z,
+    const double *w, size_t n, const double *params)
+{
+	double	 s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+	size_t	 i;
+
+	for (i = 0; i + 4 <= n; i += 4) {
+		s0 += term_at(term, x, y, z, w, i, params);
+		s1 += term_at(term, x, y, z, w, i + 1, params);
+		s2 += term_at(term, x, y, z, w, i + 2, params);
+		s3 += term_at(term, x, y, z, w, i + 3, params);
+	}
+	for (; i < n; i++)
+		s0 += term_at(term, x, y, z, w, i, params);
+	return (s0 + s1) + (s2 + s3);
+}
+
+/* One loop for each case of z and w. */
+static inline __attribute__((always_inline)) double
+sum_terms(term_fn term, const struct elems *e, const double *params)
+{
+	if (e->z == NULL && e->w == NULL)
+		return sum_loop(term, e->x, e->y, NULL, NULL, e->n, params);
+	if (e->z == NULL)
+		return sum_loop(term, e->x, e->y, NULL, e->w, e->n, params);
+	if (e->w == NULL)
+		return sum_loop(term, e->x, e->y, e->z, NULL, e->n, params);
+	return sum_loop(term, e->x, e->y, e->z, e->w, e->n, params);
+}
+
+/* Defines name_sum, the loop of name_term. */
+#define TERMS_SUM(name)							\
+	static double							\
+	name##_sum(const struct elems *e, const double *params)	\
+	{								\
+		return sum_terms(name##_term, e, params);		\
+	}
+
+TERMS_SUM(mse)
+TERMS_SUM(mae)
+TERMS_SUM(huber)
+TERMS_SUM(smooth_l1)
+TERMS_SUM(bce)
+TERMS_SUM(bcel)
+TERMS_SUM(bcel_pw)
+TERMS_SUM(sfocal)
+TERMS_SUM(hinge)
+TERMS_SUM(poisson)
+TERMS_SUM(log_cosh)
+TERMS_SUM(quantile)
+TERMS_SUM(kl)
+TERMS_SUM(ranking)
 
 /* Checks the inputs of an elementwise type: targets and weights of the
  * shape of predictions, values in range. */
@@ -911,7 +1160,24 @@ check_elementwise(const struct loss_kind *k, const struct tensor *x,
 	return 0;
 }
 
-/* Mean reduction: s[0] is the sum of the terms, s[1] their number. */
+/* Whether the values of n elements of predictions x and targets y pass
+ * the checks of an elementwise type (check_elementwise names the first
+ * that does not). */
+static int
+values_ok(unsigned checks, const double *x, const double *y, size_t n)
+{
+	return (!(checks & CHECK_UNIT_PRED) || all_unit(x, n)) &&
+	    (!(checks & CHECK_UNIT_TARGET) || all_unit(y, n)) &&
+	    (!(checks & CHECK_SIGNS) || all_labels(y, n, 1.0, -1.0));
+}
+
+/*
+ * Mean reduction: s[0] is the sum of the terms, s[1] their number.
+ * Values are checked a block at a time, each block just before it is
+ * summed, so that the sum reads it from cache rather than from memory
+ * a second time.  When a block fails, check_elementwise goes through
+ * the whole batch in its usual order and names the first bad value.
+ */
 static int
 elementwise_batch(const struct loss_spec *spec, const struct loss_inputs *in,
     struct loss_stats *out, struct errbuf *e)
@@ -920,17 +1186,26 @@ elementwise_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 	const struct tensor	*x = in->t[LOSS_PREDICTIONS];
 	const struct tensor	*y = in->t[LOSS_TARGETS];
 	const struct tensor	*w = in->t[LOSS_WEIGHTS];
-	double			 sum = 0.0, v;
-	size_t			 i;
+	struct elems		 el;
+	double			 sum = 0.0;
+	size_t			 i, step;
 
 	if (!takes(k, LOSS_WEIGHTS))
 		w = NULL;
-	if (check_elementwise(k, x, y, w, e) == -1)
+	if (check_same("targets", y, "predictions", x, e) == -1 ||
+	    (w != NULL && check_same("weights", w, "targets", y, e) == -1))
 		return -1;
 
-	for (i = 0; i < x->n; i++) {
-		v = k->term(x->data[i], y->data[i], spec->params);
-		sum += w != NULL ? v * w->data[i] : v;
+	step = k->checks != 0 ? CHECK_BLOCK : x->n;
+	for (i = 0; i < x->n; i += step) {
+		el.x = x->data + i;
+		el.y = y->data + i;
+		el.z = NULL;
+		el.w = w != NULL ? w->data + i : NULL;
+		el.n = x->n - i < step ? x->n - i : step;
+		if (!values_ok(k->checks, el.x, el.y, el.n))
+			return check_elementwise(k, x, y, w, e);
+		sum += k->sum(&el, spec->params);
 	}
 	out->s[0] = sum;
 	out->s[1] = (double)x->n;
@@ -938,6 +1213,8 @@ elementwise_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 	return 0;
 }
 
+/* A positive weight is per entry of the last dimension: that is, an
+ * array of one row, z of the loop over each row in turn. */
 static int
 bcel_batch(const struct loss_spec *spec, const struct loss_inputs *in,
     struct loss_stats *out, struct errbuf *e)
@@ -946,7 +1223,8 @@ bcel_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 	const struct tensor	*y = in->t[LOSS_TARGETS];
 	const struct tensor	*w = in->t[LOSS_WEIGHTS];
 	const double		*pw = spec->list;
-	double			 sum = 0.0, v;
+	struct elems		 el = { x->data, y->data, NULL, NULL, x->n };
+	double			 sum = 0.0;
 	size_t			 i, last;
 
 	if (check_elementwise(&kinds[spec->type], x, y, w, e) == -1)
@@ -957,10 +1235,17 @@ bcel_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 		    "dimension of targets has %zu", spec->nlist,
 		    plural(spec->nlist, "", "s"), y->ndim ? last : 0);
 
-	for (i = 0; i < x->n; i++) {
-		v = bcel_term(x->data[i], y->data[i],
-		    pw != NULL ? &pw[i % last] : NULL);
-		sum += w != NULL ? v * w->data[i] : v;
+	if (w != NULL)
+		el.w = w->data;
+	if (pw == NULL)
+		sum = bcel_sum(&el, spec->params);
+	for (i = 0; pw != NULL && i < x->n; i += last) {
+		el.x = x->data + i;
+		el.y = y->data + i;
+		el.z = pw;
+		el.w = w != NULL ? w->data + i : NULL;
+		el.n = last;
+		sum += bcel_pw_sum(&el, spec->params);
 	}
 	out->s[0] = sum;
 	out->s[1] = (double)x->n;
@@ -1109,8 +1394,47 @@ ce_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 	return 0;
 }
 
-/* s[0] = sum of -w[y] x[y], s[1] = sum of w[y], over rows not
- * ignored. */
+/*
+ * The sums of nll over rows of log-probabilities x against class
+ * indices t: s[0] = sum of -w[y] x[y], s[1] = sum of w[y], over rows
+ * not ignored; w NULL weighs every class 1.  Returns -1 at the first
+ * index that is not one, and 0 when all are.
+ */
+static int
+nll_sums(const struct tensor *x, const struct tensor *t, const double *w,
+    double ignore, struct loss_stats *out)
+{
+	size_t	 i, nclass = x->shape[1];
+	double	 v, wy, top = (double)nclass, sum = 0.0, wsum = 0.0;
+	long long y;
+
+	/* Below nclass, which is far below 2^63 (the rows of x are in
+	 * memory), v converts to a long long, the cheaper conversion. */
+	for (i = 0; i < t->n; i++) {
+		v = t->data[i];
+		if (v == ignore)
+			continue;
+		if (!(v >= 0.0 && v < top))
+			return -1;
+		y = (long long)v;
+		if ((double)y != v)
+			return -1;
+		wy = w != NULL ? w[y] : 1.0;
+		sum -= x->data[i * nclass + y] * wy;
+		wsum += wy;
+	}
+	out->s[0] = sum;
+	out->s[1] = wsum;
+	out->n = 2;
+	return 0;
+}
+
+/*
+ * nll reads one value of each row, so its loop waits on memory; the
+ * class indices are checked within it rather than in a pass of their
+ * own beforehand.  When they or the weights are wrong, check_logits
+ * names the problem, in its usual order.
+ */
 static int
 nll_batch(const struct loss_spec *spec, const struct loss_inputs *in,
     struct loss_stats *out, struct errbuf *e)
@@ -1118,26 +1442,16 @@ nll_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 	const struct tensor	*pred = in->t[LOSS_PREDICTIONS];
 	const struct tensor	*target = in->t[LOSS_TARGETS];
 	double			 ignore = spec->params[NLL_IGNORE];
-	double			 sum = 0.0, wsum = 0.0, wy;
-	const double		*w;
-	size_t			 i, y, nclass;
+	const double		*w = spec->list;
 
-	if (check_logits(spec, pred, target, ignore, NLL_WEIGHT, &w,
-	    e) == -1)
+	if (check_rows(spec->type, pred, 2, 0, "log-probabilities [N][C]",
+	    target, e) == -1)
 		return -1;
-
-	nclass = pred->shape[1];
-	for (i = 0; i < pred->shape[0]; i++) {
-		if (target->data[i] == ignore)
-			continue;
-		y = (size_t)target->data[i];
-		wy = w != NULL ? w[y] : 1.0;
-		sum -= pred->data[i * nclass + y] * wy;
-		wsum += wy;
+	if ((w != NULL && spec->nlist != pred->shape[1]) ||
+	    nll_sums(pred, target, w, ignore, out) == -1) {
+		check_logits(spec, pred, target, ignore, NLL_WEIGHT, &w, e);
+		return -1;
 	}
-	out->s[0] = sum;
-	out->s[1] = wsum;
-	out->n = 2;
 	return 0;
 }
 
@@ -1166,7 +1480,7 @@ focal_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 		ce = row_ce(pred->data + i * nclass, nclass, y);
 		/* 1 - exp(-ce), not -expm1(-ce): the torch formula. */
 		pt = exp(-ce);
-		sum += a * pow(1.0 - pt, gamma) * ce;
+		sum += a * focus(1.0 - pt, gamma) * ce;
 		count++;
 	}
 	out->s[0] = sum;
@@ -1248,7 +1562,7 @@ dice_binary(const struct loss_spec *spec, const struct tensor *pred,
 {
 	int	 logits = spec->params[DICE_LOGITS] != 0.0;
 	int	 squared = spec->params[DICE_SQUARED] != 0.0;
-	double	 p;
+	double	 s[3] = { 0.0, 0.0, 0.0 }, p;
 	size_t	 i;
 
 	if (check_same("targets", target, "predictions", pred, e) == -1 ||
@@ -1260,13 +1574,15 @@ dice_binary(const struct loss_spec *spec, const struct tensor *pred,
 		    "multi-class form: predictions [N][C][...] and class "
 		    "indices [N][...]");
 
-	memset(out->s, 0, 4 * sizeof(double));
+	/* Sums in a local array, which stays in registers: through out
+	 * each addition would wait for the store of the one before. */
 	for (i = 0; i < pred->n; i++) {
 		p = pred->data[i];
 		if (logits)
 			p = 1.0 / (1.0 + exp(-p));
-		dice_add(out->s, p, target->data[i], squared);
+		dice_add(s, p, target->data[i], squared);
 	}
+	memcpy(out->s, s, sizeof(s));
 	out->s[3] = (double)pred->n;
 	out->n = 4;
 	return 0;
@@ -1382,15 +1698,6 @@ dice_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 	return dice_binary(spec, pred, target, out, e);
 }
 
-/* torch.xlogy(t, t): 0 where t is 0, NaN where t is NaN. */
-static double
-xlogx(double t)
-{
-	if (isnan(t))
-		return NAN;
-	return t == 0.0 ? 0.0 : t * log(t);
-}
-
 /* s[0] = the sum of the terms; s[1] = the number of elements, or of
  * rows with batchmean. */
 static int
@@ -1399,19 +1706,12 @@ kl_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 {
 	const struct tensor	*x = in->t[LOSS_PREDICTIONS];
 	const struct tensor	*y = in->t[LOSS_TARGETS];
-	int			 logt = spec->params[KL_LOG_TARGET] != 0.0;
-	double			 sum = 0.0, t;
-	size_t			 i;
+	struct elems		 el = { x->data, y->data, NULL, NULL, x->n };
 
 	if (check_same("targets", y, "predictions", x, e) == -1)
 		return -1;
 
-	for (i = 0; i < x->n; i++) {
-		t = y->data[i];
-		sum += logt ? exp(t) * (t - x->data[i]) :
-		    xlogx(t) - t * x->data[i];
-	}
-	out->s[0] = sum;
+	out->s[0] = kl_sum(&el, spec->params);
 	if (spec->params[KL_REDUCTION] == KL_BATCHMEAN)
 		out->s[1] = x->ndim > 0 ? (double)x->shape[0] : 1.0;
 	else
@@ -1464,18 +1764,15 @@ ranking_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 	const struct tensor	*x1 = in->t[LOSS_PREDICTIONS];
 	const struct tensor	*x2 = in->t[LOSS_PREDICTIONS2];
 	const struct tensor	*y = in->t[LOSS_TARGETS];
-	double			 sum = 0.0;
-	size_t			 i;
+	struct elems		 el = { x1->data, x2->data, y->data, NULL,
+				    x1->n };
 
 	if (check_same("predictions2", x2, "predictions", x1, e) == -1 ||
 	    check_same("targets", y, "predictions", x1, e) == -1 ||
 	    check_labels("targets", y, 1.0, -1.0, e) == -1)
 		return -1;
 
-	for (i = 0; i < x1->n; i++)
-		sum += clamp0(-y->data[i] * (x1->data[i] - x2->data[i]) +
-		    spec->params[MARGIN]);
-	out->s[0] = sum;
+	out->s[0] = ranking_sum(&el, spec->params);
 	out->s[1] = (double)x1->n;
 	out->n = 2;
 	return 0;
