@@ -78,7 +78,8 @@ export function requireBrowser() {
 }
 
 // A test's temporary folder, its daemons and its browser; everything
-// is cleaned up on exit, and a hang ends the process.
+// is cleaned up on exit, and a hang ends the process (after three times
+// as long when the daemon runs under a wrapper such as valgrind).
 export function workspace(prefix, hangMs) {
 	const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 	const daemons = [];
@@ -98,7 +99,7 @@ export function workspace(prefix, hangMs) {
 			console.error(d.log().slice(-3000)
 			    .replace(/^/gm, '# '));
 		process.exit(1);
-	}, hangMs).unref();
+	}, process.env.LOSSMON_WRAPPER ? 3 * hangMs : hangMs).unref();
 	for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 		process.on(sig, () => {
 			console.error('# interrupted by ' + sig);
