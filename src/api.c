@@ -1070,6 +1070,56 @@ api_int_arg(const struct api_request *req, const char *name, int64_t def,
 	return 0;
 }
 
+/*
+ * The points of a downsampled history of at most max points, in a new
+ * array the caller frees: every point when there are no more than max
+ * in [from, to], else the points the buckets of the store's summaries
+ * keep.  Returns as store_blocks_open(), or -1 when out of memory.
+ */
+static int
+api_history_sample(struct api *api, int64_t run, const char *metric,
+    const char *split, int64_t from, int64_t to, size_t max,
+    struct point **pts, size_t *n)
+{
+	struct store_blocks	*cur;
+	struct downsampler	 d;
+	struct summary		 s;
+	size_t			 nblocks;
+	int64_t			 npoints;
+	int			 rc;
+
+	*pts = NULL;
+	*n = 0;
+	rc = store_blocks_open(api->store, run, metric, split, from, to,
+	    downsample_buckets(max), &cur, &nblocks, &npoints);
+	if (rc != 0)
+		return rc;
+	if (npoints <= (int64_t)max) {
+		store_blocks_close(cur);
+		rc = store_history(api->store, run, metric, split, from, to,
+		    pts, n);
+		/* Points may have come since the count. */
+		if (rc == 0)
+			*n = downsample(*pts, *n, max);
+		return rc;
+	}
+	if ((*pts = calloc(max, sizeof(**pts))) == NULL) {
+		store_blocks_close(cur);
+		return -1;
+	}
+	downsample_begin(&d, nblocks, max, *pts);
+	while ((rc = store_blocks_next(cur, &s)) == 1)
+		downsample_add(&d, &s);
+	store_blocks_close(cur);
+	if (rc == -1) {
+		free(*pts);
+		*pts = NULL;
+		return -1;
+	}
+	*n = downsample_end(&d);
+	return 0;
+}
+
 static void
 api_history_get(struct api *api, const struct api_request *req,
     struct api_reply *rep)
@@ -1112,14 +1162,13 @@ api_history_get(struct api *api, const struct api_request *req,
 		api_run_free(&run);
 		return;
 	}
-	rc = store_history(api->store, run.row.id, metric, split, from, to,
-	    &pts, &n);
+	rc = api_history_sample(api, run.row.id, metric, split, from, to,
+	    (size_t)max, &pts, &n);
 	if (rc == STORE_NOTFOUND)
 		api_no_metric(rep, req->seg[1], metric, split);
 	else if (rc != 0)
 		api_internal(rep);
 	else {
-		n = downsample(pts, n, (size_t)max);
 		free(rep->body);
 		rep->body = api_history_json(req->seg[1], metric, split, pts,
 		    n);

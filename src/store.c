@@ -38,6 +38,8 @@ enum stmt_id {
 	S_SAVE,
 	S_UNDO,
 	S_RELEASE,
+	S_BLOCKS_COUNT,
+	S_BLOCKS,
 	S_NSTMTS
 };
 
@@ -93,7 +95,20 @@ static const char *const stmt_sql[S_NSTMTS] = {
 	[S_SAVE] = "SAVEPOINT job",
 	[S_UNDO] = "ROLLBACK TO job",
 	[S_RELEASE] = "RELEASE job",
+	[S_BLOCKS_COUNT] = "SELECT count(*), coalesce(sum(n), 0)"
+	    " FROM point_blocks WHERE metric_id = ? AND level = ?"
+	    " AND block BETWEEN ? AND ?",
+	[S_BLOCKS] = "SELECT n, first_step, first_value, first_time,"
+	    " last_step, last_value, last_time, min_step, min_value,"
+	    " min_time, max_step, max_value, max_time, bad_step, bad_value,"
+	    " bad_time FROM point_blocks WHERE metric_id = ? AND level = ?"
+	    " AND block BETWEEN ? AND ? ORDER BY block",
 };
+
+/* The summaries of schema/005: a block of level L (1 to BLOCK_LEVELS)
+ * holds the steps with the same step >> (BLOCK_BITS * L). */
+#define BLOCK_LEVELS	2
+#define BLOCK_BITS	6
 
 /* A connection and its prepared statements; the lock keeps it to one
  * thread at a time. */
@@ -861,13 +876,20 @@ out:
 	return rc;
 }
 
+/* Fills a point from the columns step, value, time from col on. */
+static void
+store_point_at(sqlite3_stmt *s, int col, struct point *p)
+{
+	p->step = sqlite3_column_int64(s, col);
+	p->value = store_column_double(s, col + 1);
+	p->time = sqlite3_column_double(s, col + 2);
+}
+
 /* Fills a point from a row of S_HISTORY. */
 static void
 store_point_row(sqlite3_stmt *s, struct point *p)
 {
-	p->step = sqlite3_column_int64(s, 0);
-	p->value = store_column_double(s, 1);
-	p->time = sqlite3_column_double(s, 2);
+	store_point_at(s, 0, p);
 }
 
 /* Appends a row to a growing array of points; -1 when out of memory. */
@@ -1141,4 +1163,259 @@ store_cursor_close(struct store_cursor *cur)
 	sqlite3_finalize(cur->s);
 	sqlite3_close(cur->db);
 	free(cur);
+}
+
+/*
+ * The reading of a downsampled history: the summaries of one level of
+ * point_blocks over [from, to] in step order, or at level 0 the points
+ * themselves.  The blocks that from or to cut are read as head and tail,
+ * summaries of their points inside the range only; lo and hi are the
+ * blocks between them.  One read transaction on a reader connection,
+ * held until closed, so that the counts given at opening hold.
+ */
+enum blocks_state { BLOCKS_HEAD, BLOCKS_MIDDLE, BLOCKS_TAIL, BLOCKS_DONE };
+
+struct store_blocks {
+	struct conn		*c;
+	sqlite3_stmt		*s;		/* the middle, once bound */
+	int			 in_txn;
+	int			 level;
+	int64_t			 lo, hi;
+	struct summary		 head, tail;
+	enum blocks_state	 state;
+};
+
+/* Fills a summary from a row of S_BLOCKS. */
+static void
+store_block_row(sqlite3_stmt *s, struct summary *sum)
+{
+	sum->n = sqlite3_column_int64(s, 0);
+	store_point_at(s, 1, &sum->first);
+	store_point_at(s, 4, &sum->last);
+	sum->has_finite = sqlite3_column_type(s, 7) != SQLITE_NULL;
+	if (sum->has_finite) {
+		store_point_at(s, 7, &sum->min);
+		store_point_at(s, 10, &sum->max);
+	}
+	sum->has_bad = sqlite3_column_type(s, 13) != SQLITE_NULL;
+	if (sum->has_bad)
+		store_point_at(s, 13, &sum->bad);
+}
+
+/* S_BLOCKS for the blocks lo to hi of a level, or at level 0 S_HISTORY
+ * for the steps lo to hi. */
+static sqlite3_stmt *
+store_blocks_stmt(struct conn *c, int64_t id, int level, int64_t lo,
+    int64_t hi)
+{
+	sqlite3_stmt	*s;
+	int		 i = 1;
+
+	s = store_stmt(c, level == 0 ? S_HISTORY : S_BLOCKS);
+	sqlite3_bind_int64(s, i++, id);
+	if (level > 0)
+		sqlite3_bind_int(s, i++, level);
+	sqlite3_bind_int64(s, i++, lo);
+	sqlite3_bind_int64(s, i, hi);
+	return s;
+}
+
+/* Fills sum from the current row of a statement of store_blocks_stmt(). */
+static void
+store_blocks_row(sqlite3_stmt *s, int level, struct summary *sum)
+{
+	struct point	 p;
+
+	if (level > 0) {
+		store_block_row(s, sum);
+		return;
+	}
+	store_point_row(s, &p);
+	downsample_point(sum, &p);
+}
+
+/*
+ * Merges into sum the points of metric id with a <= step <= b: the
+ * blocks of the level that lie wholly in the range, and the ends from
+ * the levels below, down to the points.  The range lies within one block
+ * of the level above, so each level reads at most 2 * 64 rows.  -1 on a
+ * database error.
+ */
+static int
+store_range_merge(struct conn *c, int64_t id, int level, int64_t a,
+    int64_t b, struct summary *sum)
+{
+	sqlite3_stmt	*s;
+	struct summary	 one;
+	int64_t		 lo = a, hi = b;
+	int		 shift = BLOCK_BITS * level, step;
+
+	if (a > b)
+		return 0;
+	if (level > 0) {
+		lo = (a + ((int64_t)1 << shift) - 1) >> shift;
+		hi = ((b + 1) >> shift) - 1;
+		if (lo > hi)
+			return store_range_merge(c, id, level - 1, a, b, sum);
+		if (store_range_merge(c, id, level - 1, a, (lo << shift) - 1,
+		    sum) == -1 || store_range_merge(c, id, level - 1,
+		    (hi + 1) << shift, b, sum) == -1)
+			return -1;
+	}
+	s = store_blocks_stmt(c, id, level, lo, hi);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		store_blocks_row(s, level, &one);
+		downsample_merge(sum, &one);
+	}
+	sqlite3_reset(s);
+	return step == SQLITE_DONE ? 0 : store_fail(c, "reading summaries");
+}
+
+/*
+ * Plans the reading of a level over [from, to]: the cut blocks at the
+ * ends summarised into head and tail, lo and hi the blocks between.
+ * Sets *k to the number of blocks with points and *n to the number of
+ * points, from the summaries' counts; -1 on a database error.
+ */
+static int
+store_blocks_plan(struct store_blocks *b, int64_t id, int level,
+    int64_t from, int64_t to, size_t *k, int64_t *n)
+{
+	sqlite3_stmt	*s;
+	int64_t		 mask = ((int64_t)1 << (BLOCK_BITS * level)) - 1;
+	int		 shift = BLOCK_BITS * level, rc = 0;
+
+	b->level = level;
+	b->head.n = b->tail.n = 0;
+	b->lo = from >> shift;
+	b->hi = to >> shift;
+	if ((from & mask) != 0) {
+		if (store_range_merge(b->c, id, level - 1, from,
+		    to < (from | mask) ? to : (from | mask), &b->head) == -1)
+			return -1;
+		b->lo++;
+	}
+	if (((to + 1) & mask) != 0 && b->hi >= b->lo) {
+		if (store_range_merge(b->c, id, level - 1, b->hi << shift, to,
+		    &b->tail) == -1)
+			return -1;
+		b->hi--;
+	}
+	*k = (b->head.n > 0) + (b->tail.n > 0);
+	*n = b->head.n + b->tail.n;
+	if (b->lo > b->hi)
+		return 0;
+
+	s = store_stmt(b->c, S_BLOCKS_COUNT);
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int(s, 2, level);
+	sqlite3_bind_int64(s, 3, b->lo);
+	sqlite3_bind_int64(s, 4, b->hi);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*k += (size_t)sqlite3_column_int64(s, 0);
+		*n += sqlite3_column_int64(s, 1);
+	} else
+		rc = store_fail(b->c, "counting summaries");
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+store_blocks_open(struct store *st, int64_t run, const char *metric,
+    const char *split, int64_t from, int64_t to, size_t want,
+    struct store_blocks **out, size_t *nblocks, int64_t *npoints)
+{
+	struct store_blocks	*b;
+	int64_t			 id = -1;
+	int			 rc, level;
+
+	*out = NULL;
+	*nblocks = 0;
+	*npoints = 0;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return -1;
+	b->c = store_reader(st);
+	rc = store_metric_find(store_stmt(b->c, S_METRIC_GET), run, metric,
+	    split, &id);
+	if (rc == -1)
+		store_fail(b->c, "reading a metric");
+	if (rc != 0)
+		goto fail;
+	if ((rc = store_exec(b->c, "BEGIN")) == -1)
+		goto fail;
+	b->in_txn = 1;
+
+	/* The coarsest level with enough blocks; the one below it has at
+	 * most 64 times as many, which bounds the rows read. */
+	for (level = BLOCK_LEVELS; level > 0; level--) {
+		rc = store_blocks_plan(b, id, level, from, to, nblocks,
+		    npoints);
+		if (rc != 0)
+			goto fail;
+		if (*nblocks >= want)
+			break;
+	}
+	if (level == 0) {
+		b->level = 0;
+		b->head.n = b->tail.n = 0;
+		b->lo = from;
+		b->hi = to;
+		*nblocks = (size_t)*npoints;
+	}
+	b->s = store_blocks_stmt(b->c, id, b->level, b->lo, b->hi);
+	*out = b;
+	return 0;
+
+fail:
+	store_blocks_close(b);
+	return rc;
+}
+
+int
+store_blocks_next(struct store_blocks *b, struct summary *sum)
+{
+	switch (b->state) {
+	case BLOCKS_HEAD:
+		b->state = BLOCKS_MIDDLE;
+		if (b->head.n > 0) {
+			*sum = b->head;
+			return 1;
+		}
+		/* FALLTHROUGH */
+	case BLOCKS_MIDDLE:
+		switch (sqlite3_step(b->s)) {
+		case SQLITE_ROW:
+			store_blocks_row(b->s, b->level, sum);
+			return 1;
+		case SQLITE_DONE:
+			break;
+		default:
+			return store_fail(b->c, "reading summaries");
+		}
+		b->state = BLOCKS_TAIL;
+		/* FALLTHROUGH */
+	case BLOCKS_TAIL:
+		b->state = BLOCKS_DONE;
+		if (b->tail.n > 0) {
+			*sum = b->tail;
+			return 1;
+		}
+		/* FALLTHROUGH */
+	case BLOCKS_DONE:
+		break;
+	}
+	return 0;
+}
+
+void
+store_blocks_close(struct store_blocks *b)
+{
+	if (b == NULL)
+		return;
+	if (b->s != NULL)
+		sqlite3_reset(b->s);
+	if (b->in_txn)
+		store_exec(b->c, "COMMIT");
+	store_release(b->c);
+	free(b);
 }

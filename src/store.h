@@ -167,6 +167,28 @@ int	 store_cursor_open(struct store *, int64_t run, const char *metric,
 int	 store_cursor_next(struct store_cursor *, struct point *);
 void	 store_cursor_close(struct store_cursor *);
 
+/*
+ * The points of a metric and split with from <= step <= to, read as
+ * summaries of ranges of steps for downsampling, in step order, without
+ * reading every point: the summaries kept of the coarsest level of
+ * ranges (64 or 4,096 steps) that has at least want of them
+ * with points in [from, to], the ranges that from or to cut summarised
+ * exactly from finer ones; or, when no level has that many, each point
+ * as the summary of itself.  store_blocks_open() returns 0,
+ * STORE_NOTFOUND when there is no such metric, or -1; on success it sets
+ * *nblocks to the number of summaries to come and *npoints to the number
+ * of points in [from, to], and the caller closes the reading with
+ * store_blocks_close(), soon: it holds a connection of the store.
+ * store_blocks_next() returns 1 with the next summary, 0 at the end, -1
+ * on error.
+ */
+struct store_blocks;
+int	 store_blocks_open(struct store *, int64_t run, const char *metric,
+	    const char *split, int64_t from, int64_t to, size_t want,
+	    struct store_blocks **, size_t *nblocks, int64_t *npoints);
+int	 store_blocks_next(struct store_blocks *, struct summary *);
+void	 store_blocks_close(struct store_blocks *);
+
 /* The reply kept for a request id of a run: a new string the caller
  * frees; STORE_NOTFOUND; or STORE_CONFLICT_ID when the id was kept
  * with another digest of the request.  Inside store_submit() only. */

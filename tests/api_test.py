@@ -22,6 +22,8 @@ import fractions
 import json
 import math
 import os
+import random
+import sqlite3
 import sys
 import threading
 import time
@@ -264,6 +266,98 @@ class ApiTest(daemon.SharedDaemonTest):
                 self.assertIsInstance(m[key], int, m)
         return body["metrics"]
 
+
+# ---------------------------------------------------------------------
+# The downsampling of history, written out from its description in
+# README.md, and the summaries of schema/005, from their definition.
+
+BLOCK_LEVELS = 2     # blocks of 64 and 4096 steps
+HIST_PAIRS = [(0, STEP_MAX)]
+
+
+def is_finite(v):
+    return is_number(v) and math.isfinite(v)
+
+
+def bucket_picks(points):
+    """The points a bucket keeps: first, last, smallest and largest
+    finite (the earlier on a tie), first non-finite; in step order."""
+    picks = [points[0], points[-1]]
+    fin = [p for p in points if is_finite(p[1])]
+    if fin:
+        picks.append(min(fin, key=lambda p: (p[1], p[0])))
+        picks.append(min(fin, key=lambda p: (-p[1], p[0])))
+    bad = [p for p in points if not is_finite(p[1])]
+    if bad:
+        picks.append(bad[0])
+    by_step = {p[0]: p for p in picks}
+    return [by_step[k] for k in sorted(by_step)]
+
+
+def model_history(points, first, last, max_points):
+    """The answer of history?max_points= for the full export points."""
+    pts = [p for p in points if first <= p[0] <= last]
+    if len(pts) <= max_points:
+        return pts
+    want = max_points // 5
+    for level in range(BLOCK_LEVELS, -1, -1):
+        groups = []
+        for p in pts:
+            key = p[0] >> (6 * level)
+            if groups and groups[-1][0] == key:
+                groups[-1][1].append(p)
+            else:
+                groups.append((key, [p]))
+        if len(groups) >= want:
+            break
+    nb = min(want, len(groups))
+    out = []
+    for b in range(nb):
+        part = groups[b * len(groups) // nb:(b + 1) * len(groups) // nb]
+        out += bucket_picks([p for _, g in part for p in g])
+    return out
+
+
+def model_blocks(conn):
+    """point_blocks as it should be, recomputed from points."""
+    by_metric = {}
+    for m, step, value, t in conn.execute(
+            "SELECT metric_id, step, value, time FROM points"
+            " ORDER BY metric_id, step"):
+        by_metric.setdefault(m, []).append(
+            (step, math.nan if value is None else value, t))
+    want = {}
+    for m, pts in by_metric.items():
+        for level in range(1, BLOCK_LEVELS + 1):
+            blocks = {}
+            for p in pts:
+                blocks.setdefault(p[0] >> (6 * level), []).append(p)
+            for b, bp in blocks.items():
+                fin = [p for p in bp if math.isfinite(p[1])]
+                bad = [p for p in bp if not math.isfinite(p[1])]
+                none = (None, None, None)
+                row = [len(bp), bp[0], bp[-1],
+                       min(fin, key=lambda p: (p[1], p[0])) if fin
+                       else none,
+                       min(fin, key=lambda p: (-p[1], p[0])) if fin
+                       else none,
+                       bad[0] if bad else none]
+                flat = [row[0]]
+                for p in row[1:]:
+                    flat += [None if isinstance(x, float) and math.isnan(x)
+                             else x for x in p]
+                want[(m, level, b)] = tuple(flat)
+    return want
+
+
+def stored_blocks(conn):
+    return {tuple(r[:3]): tuple(r[3:]) for r in conn.execute(
+        "SELECT * FROM point_blocks")}
+
+
+def read_only(path):
+    return sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(path),
+                           uri=True)
 
 # ---------------------------------------------------------------------
 # Runs: creation, listing, deletion and the validation of PUT
@@ -1494,6 +1588,249 @@ class HistoryTest(ApiTest):
         self.assertError(r, 404, "not_found")
         self.assertEqual(len(self.history(run, "mse")), 1)
 
+
+class ModelTest(ApiTest):
+    """Writes series and checks downsampled answers against
+    model_history() over the full export, which the daemon answers from
+    the points themselves."""
+
+    def post_values(self, run, writes):
+        """Posts (step, value) scalars as "s", in the order given."""
+        api = Client(self.d, keep_alive=True)
+        try:
+            for step, value in writes:
+                r = api.request("POST", run_path(run, "/scalars"),
+                                {"step": step, "values": {"s": value}})
+                self.assertEqual(r.status, 200, r)
+        finally:
+            api.close()
+
+    def post_batches(self, run, batches):
+        """Posts (step, predictions) batches against targets of 0."""
+        api = Client(self.d, keep_alive=True)
+        try:
+            for step, pred in batches:
+                r = api.request("POST", run_path(run, "/batches"),
+                                {"step": step, "predictions": pred,
+                                 "targets": [0] * len(pred)})
+                self.assertEqual(r.status, 200, r)
+        finally:
+            api.close()
+
+    def check_answers(self, run, metric, queries):
+        """Each (from, to, max_points) answered as the model says, and
+        with the guarantees spelled out; returns the answers."""
+        full = self.history(run, metric)
+        answers = []
+        for first, last, max_points in queries:
+            with self.subTest(first=first, last=last, max=max_points):
+                got = self.history(run, metric, max_points=max_points,
+                                   **{"from": first, "to": last})
+                self.assertEqual(got, model_history(full, first, last,
+                                                    max_points))
+                inside = [p for p in full if first <= p[0] <= last]
+                self.assertLessEqual(len(got), max_points)
+                if inside:
+                    self.assertEqual(got[0], inside[0])
+                    self.assertEqual(got[-1], inside[-1])
+                    fin = [p for p in inside if is_finite(p[1])]
+                    bad = [p for p in inside if not is_finite(p[1])]
+                    if fin:
+                        self.assertIn(min(fin, key=lambda p: p[1]), got)
+                        self.assertIn(max(fin, key=lambda p: p[1]), got)
+                    if bad:
+                        self.assertIn(bad[0], got)
+                else:
+                    self.assertEqual(got, [])
+                answers.append(got)
+        return answers
+
+    def sparse_steps(self, rng, dense, sparse, span):
+        steps = set(range(dense))
+        while len(steps) < dense + sparse:
+            steps.add(rng.randrange(dense, span))
+        return sorted(steps)
+
+
+class DownsampleTest(ModelTest):
+    """Downsampled history read from the summaries of ranges of steps."""
+
+    def test_answers_follow_the_model_at_every_level(self):
+        """A dense stretch and sparse steps up to 300,000, so that
+        blocks of 4096 steps, of 64, and the points themselves all
+        answer some query; ranges cut blocks of every level."""
+        rng = random.Random(1)
+        run = self.run_name()
+        steps = self.sparse_steps(rng, 400, 320, 300000)
+        values = {s: 1.0 / (1 + s / 500) + rng.random() / 100
+                  for s in steps}
+        values[steps[37]] = -1000.0           # a dip in the dense part
+        values[steps[500]] = 1e6              # a lone spike
+        values[steps[250]] = "NaN"            # a divergence starts
+        values[steps[251]] = "NaN"
+        values[steps[600]] = "Infinity"
+        values[steps[650]] = "-Infinity"
+        writes = list(values.items())
+        rng.shuffle(writes)
+        self.post_values(run, writes)
+
+        queries = [(0, STEP_MAX, m) for m in (5, 10, 50, 150, 500, 700)]
+        queries += [(0, 399, 100), (37, 250, 20), (64, 4095, 10),
+                    (63, 4096, 10), (65, 200000, 50), (4097, 8191, 5)]
+        for _ in range(25):
+            a, b = sorted(rng.randrange(300000) for _ in range(2))
+            queries.append((a, b, rng.choice((5, 10, 25, 100))))
+        self.check_answers(run, "s", queries)
+        self.assertEqual(len(self.history(run, "s")), len(values))
+
+    def test_same_answer_whatever_the_order_of_writes(self):
+        """One series written three ways: in order, one batch a step;
+        shuffled; shuffled with each step's rows cut into two batches,
+        so that a step's value changes (a dip or a spike that then goes
+        away) before it settles.  Squares of integers keep every value
+        exact whatever the order of the sums."""
+        rng = random.Random(2)
+        steps = self.sparse_steps(rng, 200, 150, 100000)
+        rows = {}
+        for s in steps:
+            a, b = rng.randrange(1, 20), rng.randrange(1, 20)
+            if s % 7 == 0:
+                a = 0           # a dip to 0 until the second batch
+            elif s % 11 == 0:
+                a = 60          # a spike, halved by the second batch
+            rows[s] = [a, b]
+        rows[steps[120]] = [3, "NaN"]
+        rows[steps[121]] = [1e200, 1]       # the square is infinite
+        order = list(steps)
+        rng.shuffle(order)
+        again = list(steps)
+        rng.shuffle(again)
+
+        runs = [self.run_name("-inorder"), self.run_name("-shuffled"),
+                self.run_name("-accumulated")]
+        self.post_batches(runs[0], [(s, rows[s]) for s in steps])
+        self.post_batches(runs[1], [(s, rows[s]) for s in order])
+        self.post_batches(runs[2], [(s, rows[s][:1]) for s in order] +
+                          [(s, rows[s][1:]) for s in again])
+
+        queries = [(0, STEP_MAX, m) for m in (5, 10, 40, 100, 300)]
+        queries += [(50, 60000, 10), (100, 199, 20), (3, 4097, 15)]
+        seen = []
+        for run in runs:
+            answers = self.check_answers(run, "mse", queries)
+            seen.append([[p[:2] for p in a] for a in answers])
+        self.assertEqual(seen[1], seen[0])
+        self.assertEqual(seen[2], seen[0])
+
+    def test_range_edges_are_exact(self):
+        """A spike just outside from or to, in a block the range cuts,
+        is not in the answer; just inside, it is."""
+        run = self.run_name()
+        values = {s: 1.0 + (s % 5) / 10 for s in range(600)}
+        values[100] = 50.0          # in block 64..127 of level 1
+        values[200] = -50.0         # in block 192..255
+        self.post_values(run, sorted(values.items()))
+        full = self.history(run, "s")
+        for first, last, inside in ((101, 199, False), (99, 199, True),
+                                    (101, 201, True), (99, 201, True)):
+            with self.subTest(first=first, last=last):
+                pts = self.history(run, "s", max_points=10,
+                                   **{"from": first, "to": last})
+                steps = [p[0] for p in pts]
+                self.assertEqual(steps[0], first)
+                self.assertEqual(steps[-1], last)
+                self.assertEqual(100 in steps or 200 in steps, inside)
+                self.assertEqual(pts, model_history(full, first, last, 10))
+
+    def test_summaries_equal_their_recomputation(self):
+        """After writes in any order, repeated steps, non-finite values
+        and a deleted run, the stored summaries of every metric of the
+        database are what the points give."""
+        rng = random.Random(3)
+        run, gone = self.run_name(), self.run_name("-deleted")
+        writes = []
+        for _ in range(900):
+            step = rng.choice((rng.randrange(300), rng.randrange(20000)))
+            value = rng.choice((rng.random(), rng.randrange(3), "NaN",
+                                "Infinity", -rng.random()))
+            writes.append((step, value))
+        self.post_values(run, writes)
+        self.post_values(gone, writes[:50])
+        self.post_batches(run, [(rng.randrange(5000), [rng.randrange(9)])
+                                for _ in range(200)])
+        self.ok("DELETE", run_path(gone))
+        conn = read_only(self.d.db)
+        try:
+            stored = stored_blocks(conn)
+            self.assertEqual(stored, model_blocks(conn))
+            self.assertGreater(len(stored), 100)
+        finally:
+            conn.close()
+
+
+class MigrationTest(ModelTest):
+
+    def test_summaries_of_an_older_database_are_added(self):
+        """A database of schema 4, made without lossmond, gets the
+        summaries of its points on the daemon's first start; its
+        answers are then those of the model, and stay so as points come
+        and, outside the daemon, are deleted or rewritten."""
+        rng = random.Random(4)
+        schema = os.path.join(daemon.TOP_SRCDIR, "schema")
+        first = daemon.Daemon()
+        conn = sqlite3.connect(first.db)
+        for name in sorted(os.listdir(schema))[:4]:
+            with open(os.path.join(schema, name)) as f:
+                conn.executescript(f.read())
+        conn.execute("PRAGMA user_version = 4")
+        conn.execute("INSERT INTO runs (id, name, losses, created)"
+                     " VALUES (1, 'old', '[{\"type\":\"mse\"}]', 1e9)")
+        conn.execute("INSERT INTO metrics VALUES (1, 1, 'x', 'train', 2)")
+        steps = self.sparse_steps(rng, 300, 300, 50000)
+        for s in steps:
+            value = rng.choice((rng.random(), rng.random(), None,
+                                float("inf"), 2.0))
+            conn.execute("INSERT INTO points VALUES (1, ?, ?, NULL, ?)",
+                         (s, value, 1.5e9 + s))
+        conn.commit()
+        conn.close()
+
+        queries = [(0, STEP_MAX, m) for m in (5, 20, 100, 400)]
+        queries += [(17, 30000, 10), (70, 290, 20)]
+        with first:
+            self.d, self.api = first, Client(first)
+            conn = read_only(first.db)
+            try:
+                self.assertEqual(stored_blocks(conn), model_blocks(conn))
+            finally:
+                conn.close()
+            self.check_answers("old", "x", queries)
+            api = Client(first)
+            # New steps only: points made without lossmond have no
+            # statistics to average a repeated scalar with.
+            for s in (50001, 50001 + 64, 70000):
+                r = api.request("POST", run_path("old", "/scalars"),
+                                {"step": s, "values": {"x": s / 3}})
+                self.assertEqual(r.status, 200, r)
+            self.check_answers("old", "x", queries)
+
+        # Outside the daemon: points deleted one by one and rewritten.
+        conn = sqlite3.connect(first.db)
+        conn.execute("PRAGMA foreign_keys = ON")
+        for s in rng.sample(steps, 60):
+            conn.execute("DELETE FROM points WHERE metric_id = 1"
+                         " AND step = ?", (s,))
+        conn.execute("UPDATE points SET value = -value, time = time + 1"
+                     " WHERE metric_id = 1 AND step % 3 = 0")
+        conn.commit()
+        self.assertEqual(stored_blocks(conn), model_blocks(conn))
+        with self.assertRaises(sqlite3.DatabaseError):
+            conn.execute("UPDATE points SET step = step + 1"
+                         " WHERE metric_id = 1 AND step = 5")
+        conn.close()
+        with daemon.Daemon(db=first.db) as second:
+            self.d, self.api = second, Client(second)
+            self.check_answers("old", "x", queries)
 
 # ---------------------------------------------------------------------
 # Persistence across restarts
