@@ -78,15 +78,19 @@ static const char *const stmt_sql[S_NSTMTS] = {
 	    " WHERE run_id = ? AND id = ?",
 	[S_REPLY_PUT] = "INSERT INTO requests (run_id, id, reply, digest)"
 	    " VALUES (?, ?, ?, ?)",
-	/* Each subquery is one seek in the primary key or the index. */
+	/* The last point is one seek.  The best, the smallest finite
+	 * value (the earlier step on a tie), is read from the summaries
+	 * of 4,096 steps: a few rows for any length of history. */
 	[S_TOTALS] = "SELECT m.split,"
 	    " (SELECT step FROM points WHERE metric_id = m.id"
 	    "  ORDER BY step DESC LIMIT 1),"
 	    " (SELECT value FROM points WHERE metric_id = m.id"
 	    "  ORDER BY step DESC LIMIT 1),"
-	    " (SELECT step FROM points WHERE metric_id = m.id"
-	    "  AND value IS NOT NULL ORDER BY value, step LIMIT 1),"
-	    " (SELECT min(value) FROM points WHERE metric_id = m.id)"
+	    " (SELECT min_step FROM point_blocks WHERE metric_id = m.id"
+	    "  AND level = 2 AND min_step IS NOT NULL"
+	    "  ORDER BY min_value, min_step LIMIT 1),"
+	    " (SELECT min(min_value) FROM point_blocks"
+	    "  WHERE metric_id = m.id AND level = 2)"
 	    " FROM metrics m WHERE m.run_id = ? AND m.name = 'total'"
 	    " ORDER BY m.split",
 	/* The writer's transactions, prepared once like the rest. */

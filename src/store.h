@@ -47,7 +47,7 @@ struct store_metric {
 };
 
 /* The weighted total of a run on one split: its last value and its
- * best (smallest) one; best_step is -1 when every value is NaN. */
+ * best (smallest finite) one; best_step is -1 when none is finite. */
 struct store_total {
 	const char	*split;
 	int64_t		 last_step;

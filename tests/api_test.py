@@ -675,6 +675,41 @@ class BatchTest(ApiTest):
             replies.append(r.body)
         return replies
 
+    def test_best_total_is_the_smallest_finite(self):
+        """A run's best total is its smallest finite value, the earlier
+        step on a tie, across blocks of summaries; NaN and infinities
+        never are; a step whose value grows by accumulation gives its
+        place up."""
+        run = self.run_name()
+        # mse of one prediction against 0: the total is its square.
+        for step, x in ((0, 2), (1, "NaN"), (2, "Infinity"), (3, 1),
+                        (4, -1), (5, 3), (9000, "-Infinity")):
+            self.post_batch(run, step, [x], [0])
+
+        def totals(name):
+            return self.ok("GET", run_path(name))["totals"]["train"]
+
+        t = totals(run)
+        self.assertEqual((t["last_step"], t["best_step"], t["best"]),
+                         (9000, 3, 1.0), t)
+        self.assertEqual(t["last"], "Infinity")
+        # Step 3 now holds the mean of 1 and 9: step 4 is the best.
+        self.post_batch(run, 3, [3], [0])
+        t = totals(run)
+        self.assertEqual((t["best_step"], t["best"]), (4, 1.0), t)
+        # A smaller value in another block of 4,096 steps.
+        self.post_batch(run, 5000, [0.5], [0])
+        t = totals(run)
+        self.assertEqual((t["best_step"], t["best"]), (5000, 0.25), t)
+
+        none = self.run_name("-none")
+        self.post_batch(none, 0, ["NaN"], [0])
+        self.post_batch(none, 1, ["Infinity"], [0])
+        t = totals(none)
+        self.assertEqual((t["best_step"], t["best"]), (None, None), t)
+        self.assertEqual(self.ok("GET", "/api/v1/runs")["runs"][0]
+                         ["totals"].keys(), {"train"})
+
     def test_reference_cases(self):
         """Every case of reference.json: each batch's reply is torch's
         loss of that batch, the stored value of the step torch's loss
