@@ -109,6 +109,25 @@ static const char *const stmt_sql[S_NSTMTS] = {
 	    " AND block BETWEEN ? AND ? ORDER BY block",
 };
 
+/*
+ * The statements only the writer runs.  Readers do not prepare them:
+ * a statement that writes points carries the summaries' triggers
+ * compiled in, and five connections' copies of those cost a megabyte.
+ */
+static int
+store_writes(enum stmt_id id)
+{
+	switch (id) {
+	case S_RUN_INSERT: case S_RUN_DELETE: case S_RUN_TOUCH:
+	case S_METRIC_INSERT: case S_STATS_GET: case S_POINT_PUT:
+	case S_REPLY_GET: case S_REPLY_PUT: case S_BEGIN: case S_COMMIT:
+	case S_SAVE: case S_UNDO: case S_RELEASE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* The summaries of schema/005: a block of level L (1 to BLOCK_LEVELS)
  * holds the steps with the same step >> (BLOCK_BITS * L). */
 #define BLOCK_LEVELS	2
@@ -283,10 +302,11 @@ fail:
 }
 
 /* Opens a connection with the settings every one of them needs and
- * prepares its statements; -1 with the reason in err. */
+ * prepares its statements; the writer's also migrates the schema.  -1
+ * with the reason in err. */
 static int
 store_connect(struct conn *c, const char *path, const char *synchronous,
-    int migrate, char *err, size_t errlen)
+    int writer, char *err, size_t errlen)
 {
 	char	 sql[64];
 	int	 i;
@@ -306,9 +326,11 @@ store_connect(struct conn *c, const char *path, const char *synchronous,
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(c->db));
 		return -1;
 	}
-	if (migrate && store_migrate(c, err, errlen) == -1)
+	if (writer && store_migrate(c, err, errlen) == -1)
 		return -1;
 	for (i = 0; i < S_NSTMTS; i++) {
+		if (!writer && store_writes(i))
+			continue;	/* a reader's: NULL, never used */
 		if (sqlite3_prepare_v3(c->db, stmt_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &c->stmt[i], NULL) !=
 		    SQLITE_OK) {
