@@ -80,15 +80,17 @@ static const char *const stmt_sql[S_NSTMTS] = {
 	    " VALUES (?, ?, ?, ?)",
 	/* The last point is one seek.  The best, the smallest finite
 	 * value (the earlier step on a tie), is read from the summaries
-	 * of 4,096 steps: a few rows for any length of history. */
+	 * of 4,096 steps: a few rows for any length of history, read in
+	 * the order of the key (a sort would cost a sorter's memory). */
 	[S_TOTALS] = "SELECT m.split,"
 	    " (SELECT step FROM points WHERE metric_id = m.id"
 	    "  ORDER BY step DESC LIMIT 1),"
 	    " (SELECT value FROM points WHERE metric_id = m.id"
 	    "  ORDER BY step DESC LIMIT 1),"
 	    " (SELECT min_step FROM point_blocks WHERE metric_id = m.id"
-	    "  AND level = 2 AND min_step IS NOT NULL"
-	    "  ORDER BY min_value, min_step LIMIT 1),"
+	    "  AND level = 2 AND min_value = (SELECT min(min_value)"
+	    "  FROM point_blocks WHERE metric_id = m.id AND level = 2)"
+	    "  ORDER BY block LIMIT 1),"
 	    " (SELECT min(min_value) FROM point_blocks"
 	    "  WHERE metric_id = m.id AND level = 2)"
 	    " FROM metrics m WHERE m.run_id = ? AND m.name = 'total'"
