@@ -172,6 +172,16 @@ http_send(struct MHD_Connection *c, struct exchange *x, const char *method,
 	return ret;
 }
 
+/* The headers of every API reply: JSON, never cached. */
+static struct MHD_Response *
+http_json_headers(struct MHD_Response *r)
+{
+	MHD_add_response_header(r, "Content-Type",
+	    "application/json; charset=utf-8");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	return r;
+}
+
 /* A JSON response that takes over body (freed by libmicrohttpd). */
 static struct MHD_Response *
 http_json(char *body)
@@ -186,10 +196,7 @@ http_json(char *body)
 		free(body);
 		return NULL;
 	}
-	MHD_add_response_header(r, "Content-Type",
-	    "application/json; charset=utf-8");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	return r;
+	return http_json_headers(r);
 }
 
 /* A reply the API writes as it is sent (see struct api_reply). */
@@ -243,10 +250,7 @@ http_stream(const struct api_reply *rep)
 		http_stream_free(s);
 		return NULL;
 	}
-	MHD_add_response_header(r, "Content-Type",
-	    "application/json; charset=utf-8");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	return r;
+	return http_json_headers(r);
 }
 
 static enum MHD_Result

@@ -913,13 +913,6 @@ store_point_at(sqlite3_stmt *s, int col, struct point *p)
 	p->time = sqlite3_column_double(s, col + 2);
 }
 
-/* Fills a point from a row of S_HISTORY. */
-static void
-store_point_row(sqlite3_stmt *s, struct point *p)
-{
-	store_point_at(s, 0, p);
-}
-
 /* Appends a row to a growing array of points; -1 when out of memory. */
 static int
 store_push(struct point **pts, size_t *n, size_t *cap, sqlite3_stmt *s)
@@ -932,7 +925,7 @@ store_push(struct point **pts, size_t *n, size_t *cap, sqlite3_stmt *s)
 			return -1;
 		*pts = p;
 	}
-	store_point_row(s, &(*pts)[(*n)++]);
+	store_point_at(s, 0, &(*pts)[(*n)++]);
 	return 0;
 }
 
@@ -1172,7 +1165,7 @@ store_cursor_next(struct store_cursor *cur, struct point *p)
 {
 	switch (sqlite3_step(cur->s)) {
 	case SQLITE_ROW:
-		store_point_row(cur->s, p);
+		store_point_at(cur->s, 0, p);
 		return 1;
 	case SQLITE_DONE:
 		return 0;
@@ -1258,7 +1251,7 @@ store_blocks_row(sqlite3_stmt *s, int level, struct summary *sum)
 		store_block_row(s, sum);
 		return;
 	}
-	store_point_row(s, &p);
+	store_point_at(s, 0, &p);
 	downsample_point(sum, &p);
 }
 
