@@ -22,7 +22,9 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const TOP = process.env.TOP_SRCDIR || path.dirname(HERE);
 export const LOSSMOND = process.env.LOSSMOND ||
     path.join(TOP, 'src', 'lossmond');
-export const DEADLINE = 30000;	// generous: for things to appear
+// Generous, for things to appear; three times as long when the daemon
+// runs under a wrapper such as valgrind, as the hang limit below.
+export const DEADLINE = process.env.LOSSMON_WRAPPER ? 90000 : 30000;
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu',
 	'--no-first-run', '--disable-background-networking',
