@@ -132,6 +132,12 @@ static const uint64_t pow5[POW5_MAX + 1] = {
 	1490116119384765625ULL, 7450580596923828125ULL
 };
 
+/* The powers of ten that doubles hold exactly. */
+static const double exact10[23] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
 static int
 arrays_bits(u128 v)
 {
@@ -204,7 +210,11 @@ arrays_decimal(const char *s, size_t n, double *v)
 	}
 	if (q > POW5_MAX || q < -POW5_MAX)
 		return -1;
-	if (q >= 0) {
+	if (w <= (1ULL << 53) && q >= -22 && q <= 22) {
+		/* Both w and 10^|q| are exact doubles, and one IEEE
+		 * multiplication or division rounds correctly. */
+		*v = q < 0 ? (double)w / exact10[-q] : (double)w * exact10[q];
+	} else if (q >= 0) {
 		/* w * 5^q * 2^q, the product exact in 128 bits */
 		*v = arrays_round((u128)w * pow5[q], 0, (int)q);
 	} else {

@@ -130,34 +130,47 @@ codec_check_name(const char *s, const char *field, struct codec_error *err)
 	return 0;
 }
 
+/* The characters codec_depth() stops at: outside strings (bit 1) and
+ * inside them (bit 2).  Digits, commas and the like, most of a batch,
+ * cost one look-up each. */
+static const unsigned char depth_stops[256] = {
+	['\0'] = 3, ['"'] = 3, ['\\'] = 2,
+	['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1,
+};
+
 /* The deepest nesting of arrays and objects in JSON text, found before
  * parsing so that a hostile body costs no more than one pass; SIZE_MAX
  * when the text holds a NUL, raw or escaped. */
 static size_t
 codec_depth(const char *s, size_t len)
 {
-	size_t	 i, depth = 0, deepest = 0;
-	int	 in_string = 0;
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 i, depth = 0, deepest = 0;
+	int			 in = 1;	/* 1 outside strings, 2 in */
 
 	for (i = 0; i < len; i++) {
+		while (i < len && (depth_stops[u[i]] & in) == 0)
+			i++;
+		if (i == len)
+			break;
 		/* A NUL would cut a C string short: a name or id that
 		 * reads as another.  SIZE_MAX fails every depth check. */
-		if (s[i] == '\0')
+		if (u[i] == '\0')
 			return SIZE_MAX;
-		if (in_string) {
-			if (s[i] == '\\' && i + 5 < len &&
+		if (in == 2) {
+			if (u[i] == '\\' && i + 5 < len &&
 			    memcmp(s + i + 1, "u0000", 5) == 0)
 				return SIZE_MAX;
-			if (s[i] == '\\')
+			if (u[i] == '\\')
 				i++;
-			else if (s[i] == '"')
-				in_string = 0;
-		} else if (s[i] == '"')
-			in_string = 1;
-		else if (s[i] == '[' || s[i] == '{') {
+			else
+				in = 1;		/* the closing quote */
+		} else if (u[i] == '"')
+			in = 2;
+		else if (u[i] == '[' || u[i] == '{') {
 			if (++depth > deepest)
 				deepest = depth;
-		} else if ((s[i] == ']' || s[i] == '}') && depth > 0)
+		} else if (depth > 0)
 			depth--;
 	}
 	return deepest;

@@ -149,6 +149,7 @@ struct job {
 	void		*arg;
 	int		 rc;
 	int		 done;
+	pthread_cond_t	 woken;		/* when done */
 	struct job	*next;
 };
 
@@ -168,7 +169,7 @@ struct store {
 	pthread_t	 writer;
 	int		 running;
 	pthread_mutex_t	 qlock;
-	pthread_cond_t	 queued, done;
+	pthread_cond_t	 queued;
 	struct job	*head, **tail;
 	int		 stopping;
 	char		*path;		/* for the connections of cursors */
@@ -426,11 +427,13 @@ store_writer(void *arg)
 		pthread_mutex_unlock(&st->w.lock);
 
 		pthread_mutex_lock(&st->qlock);
+		/* Each submitter is woken alone: one broadcast would wake
+		 * every waiting thread, most of them to sleep again. */
 		for (j = jobs; j != NULL; j = next) {
 			next = j->next;
 			j->done = 1;
+			pthread_cond_signal(&j->woken);
 		}
-		pthread_cond_broadcast(&st->done);
 	}
 	pthread_mutex_unlock(&st->qlock);
 	return NULL;
@@ -440,15 +443,17 @@ int
 store_submit(struct store *st, int (*apply)(struct store *, void *),
     void *arg)
 {
-	struct job	 job = { apply, arg, 0, 0, NULL };
+	struct job	 job = { apply, arg, 0, 0, PTHREAD_COND_INITIALIZER,
+			    NULL };
 
 	pthread_mutex_lock(&st->qlock);
 	*st->tail = &job;
 	st->tail = &job.next;
 	pthread_cond_signal(&st->queued);
 	while (!job.done)
-		pthread_cond_wait(&st->done, &st->qlock);
+		pthread_cond_wait(&job.woken, &st->qlock);
 	pthread_mutex_unlock(&st->qlock);
+	pthread_cond_destroy(&job.woken);
 	return job.rc;
 }
 
@@ -471,7 +476,6 @@ store_open(const char *path, const char *synchronous, char *err,
 	}
 	pthread_mutex_init(&st->qlock, NULL);
 	pthread_cond_init(&st->queued, NULL);
-	pthread_cond_init(&st->done, NULL);
 	if (store_connect(&st->w, path, synchronous, 1, err, errlen) == -1)
 		goto fail;
 	for (i = 0; i < READERS; i++)
@@ -508,7 +512,6 @@ store_close(struct store *st)
 		store_disconnect(&st->r[i]);
 	store_disconnect(&st->w);
 	pthread_cond_destroy(&st->queued);
-	pthread_cond_destroy(&st->done);
 	pthread_mutex_destroy(&st->qlock);
 	free(st->path);
 	free(st);
