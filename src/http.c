@@ -777,10 +777,12 @@ http_start(const struct http_options *o, struct api *api, char *err,
 	 * A handler waits while the store commits its write.  With a
 	 * thread per connection every client's request is in the store's
 	 * queue at once, and the writer commits them together; a pool
-	 * thread would hold its other connections back meanwhile.
+	 * thread would hold its other connections back meanwhile.  Those
+	 * threads wait with poll(): select() fails on descriptors past
+	 * FD_SETSIZE, which a thousand connections reach.
 	 */
 	flags |= o->threads > 0 ? MHD_USE_EPOLL :
-	    MHD_USE_THREAD_PER_CONNECTION;
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (o->tls_cert != NULL)
