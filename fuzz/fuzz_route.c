@@ -80,6 +80,7 @@ setup(void)
 		abort();
 	api.default_terms = conf.default_terms;
 	api.ndefault = conf.ndefault;
+	api.runs = api_cache_new();
 	codec_set_limits(1u << 16, 32);
 }
 

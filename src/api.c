@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,31 @@ struct run {
 	struct store_run	 row;
 	struct loss_term	*terms;
 	size_t			 nterms;
+	struct cached_run	*shared;	/* owns row and terms */
+};
+
+/*
+ * The runs posts went to, decoded: a post reads neither the store nor
+ * the run's JSON again.  An entry is never changed; the requests that
+ * use it and its slot each hold a reference.  The writer checks the run
+ * once more in the transaction of the write (api_write_run), so a stale
+ * entry, of a run deleted or replaced by another process say, costs one
+ * refused request: the API drops it then, and when it deletes the run
+ * itself.  A generation number, moved by each drop, keeps a load that
+ * raced with a drop from storing what it read.
+ */
+#define RUN_SLOTS	64
+
+struct cached_run {
+	struct run		 run;
+	struct run_cache	*cache;
+	unsigned		 refs;
+};
+
+struct run_cache {
+	pthread_mutex_t		 lock;
+	unsigned long		 gen;
+	struct cached_run	*slot[RUN_SLOTS];
 };
 
 /* A growing text buffer for large replies. */
@@ -84,12 +110,140 @@ api_json(struct api_reply *rep, int status, cJSON *doc)
 	rep->status = status;
 }
 
+static void	 api_cache_release(struct cached_run *);
+
 static void
 api_run_free(struct run *run)
 {
-	store_run_free(&run->row);
-	free(run->terms);
+	if (run->shared != NULL)
+		api_cache_release(run->shared);
+	else {
+		store_run_free(&run->row);
+		free(run->terms);
+	}
+	run->shared = NULL;
 	run->terms = NULL;
+}
+
+struct run_cache *
+api_cache_new(void)
+{
+	struct run_cache	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	pthread_mutex_init(&c->lock, NULL);
+	return c;
+}
+
+/* Lets go of an entry; with the cache locked. */
+static void
+api_cache_unref(struct cached_run *e)
+{
+	if (--e->refs > 0)
+		return;
+	store_run_free(&e->run.row);
+	free(e->run.terms);
+	free(e);
+}
+
+void
+api_cache_free(struct run_cache *c)
+{
+	size_t	 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < RUN_SLOTS; i++)
+		if (c->slot[i] != NULL)
+			api_cache_unref(c->slot[i]);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+static void
+api_cache_release(struct cached_run *e)
+{
+	struct run_cache	*c = e->cache;
+
+	pthread_mutex_lock(&c->lock);
+	api_cache_unref(e);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static struct cached_run **
+api_cache_slot(struct run_cache *c, const char *name)
+{
+	unsigned	 h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return &c->slot[h % RUN_SLOTS];
+}
+
+/* Fills run with the cached entry of name and returns 1; or returns 0
+ * with the generation a load from the store starts in. */
+static int
+api_cache_get(struct run_cache *c, const char *name, struct run *run,
+    unsigned long *gen)
+{
+	struct cached_run	*e;
+	int			 hit;
+
+	pthread_mutex_lock(&c->lock);
+	e = *api_cache_slot(c, name);
+	if ((hit = e != NULL && strcmp(e->run.row.name, name) == 0)) {
+		e->refs++;
+		*run = e->run;
+		run->shared = e;
+	}
+	*gen = c->gen;
+	pthread_mutex_unlock(&c->lock);
+	return hit;
+}
+
+/* Hands a run loaded in generation gen to the cache, which then owns
+ * its row and terms, unless a drop came between. */
+static void
+api_cache_put(struct run_cache *c, struct run *run, unsigned long gen)
+{
+	struct cached_run	*e, **slot;
+
+	if ((e = malloc(sizeof(*e))) == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (gen != c->gen) {
+		pthread_mutex_unlock(&c->lock);
+		free(e);
+		return;
+	}
+	e->run = *run;
+	e->cache = c;
+	e->refs = 2;		/* the slot's and this request's */
+	slot = api_cache_slot(c, run->row.name);
+	if (*slot != NULL)
+		api_cache_unref(*slot);
+	*slot = e;
+	run->shared = e;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Forgets the run of that name, if the cache holds it. */
+static void
+api_cache_drop(struct run_cache *c, const char *name)
+{
+	struct cached_run	**slot;
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->gen++;
+	slot = api_cache_slot(c, name);
+	if (*slot != NULL && strcmp((*slot)->run.row.name, name) == 0) {
+		api_cache_unref(*slot);
+		*slot = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* Decodes the terms of a run from its canonical JSON; -1 with a 500
@@ -264,6 +418,7 @@ api_run_delete(struct api *api, const struct api_request *req,
 	cJSON	*o;
 	int	 rc = store_run_delete(api->store, req->seg[1]);
 
+	api_cache_drop(api->runs, req->seg[1]);
 	if (rc == STORE_NOTFOUND) {
 		api_error(rep, 404, "not_found", "run \"%s\" does not exist",
 		    req->seg[1]);
@@ -323,9 +478,14 @@ static int
 api_run_for_post(struct api *api, const char *name, struct run *run,
     struct api_reply *rep)
 {
-	int	 rc;
+	unsigned long	 gen = 0;
+	int		 rc;
 
+	if (api->runs != NULL && api_cache_get(api->runs, name, run, &gen))
+		return 0;
 	rc = api_run_load(api, name, run, rep);
+	if (rc == 0 && api->runs != NULL)
+		api_cache_put(api->runs, run, gen);
 	if (rc != STORE_NOTFOUND)
 		return rc == 0 ? 0 : -1;
 	/* Not stored yet: api_write() creates it with the write, so that
@@ -414,6 +574,7 @@ struct write_job {
 	char			*text;	/* the reply; or an older one */
 	struct api_reply	*rep;
 	int			 refused;	/* rep holds an error */
+	int			 gone;		/* the run read is not stored */
 };
 
 /* Creates the run of a job that was first seen in this request, or
@@ -435,6 +596,7 @@ api_write_run(struct store *st, struct write_job *j)
 		    " replaced while this request was handled; nothing was"
 		    " written", row->name);
 		j->refused = 1;
+		j->gone = 1;
 		return 1;
 	}
 	if (store_run_create(st, row->name, row->losses, row->params,
@@ -540,6 +702,8 @@ api_write(struct api *api, const struct api_request *req, struct run *run,
 	cJSON_Delete(doc);
 	if (j.text != NULL)
 		rc = store_submit(api->store, api_write_apply, &j);
+	if (j.gone)
+		api_cache_drop(api->runs, run->row.name);
 	if (rc != 0) {
 		free(j.text);
 		if (!j.refused)

@@ -12,10 +12,13 @@
 #include "codec.h"
 #include "store.h"
 
+struct run_cache;
+
 struct api {
 	struct store		*store;
 	const struct loss_term	*default_terms;	/* for new runs */
 	size_t			 ndefault;
+	struct run_cache	*runs;		/* from api_cache_new(); or NULL */
 };
 
 struct api_request {
@@ -45,6 +48,11 @@ struct api_reply {
 	void		*stream_arg;
 	void		(*stream_free)(void *);
 };
+
+/* The decoded runs posts go to, kept between requests; NULL when out
+ * of memory, which an API works without. */
+struct run_cache *api_cache_new(void);
+void	 api_cache_free(struct run_cache *);
 
 /* Answers a request; never fails: errors become 4xx/5xx replies. */
 void	 api_handle(struct api *, const struct api_request *,

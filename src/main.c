@@ -102,6 +102,7 @@ main(int argc, char **argv)
 	int			 sig, rc;
 
 	memset(&sec, 0, sizeof(sec));
+	memset(&api, 0, sizeof(api));
 	if (conf_defaults(&conf) == -1) {
 		fprintf(stderr, "lossmond: out of memory\n");
 		return 1;
@@ -136,6 +137,7 @@ main(int argc, char **argv)
 	api.store = store;
 	api.default_terms = conf.default_terms;
 	api.ndefault = conf.ndefault;
+	api.runs = api_cache_new();
 	main_http_options(&conf, &sec, &ho);
 	if ((http = http_start(&ho, &api, err, sizeof(err))) == NULL)
 		goto fail;
@@ -162,6 +164,7 @@ fail:
 	log_error("lossmond", "%s", err);
 out:
 	store_close(store);
+	api_cache_free(api.runs);
 	main_secrets_free(&sec);
 	conf_free(&conf);
 	return rc;

@@ -20,6 +20,7 @@ extern const size_t store_nmigrations;
 enum stmt_id {
 	S_RUN_INSERT,
 	S_RUN_GET,
+	S_RUN_SAME,
 	S_RUN_LIST,
 	S_RUN_DELETE,
 	S_RUN_TOUCH,
@@ -50,6 +51,8 @@ static const char *const stmt_sql[S_NSTMTS] = {
 	[S_RUN_INSERT] = "INSERT INTO runs (name, losses, params, tags,"
 	    " created) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
 	[S_RUN_GET] = "SELECT " RUN_COLUMNS " FROM runs WHERE name = ?",
+	[S_RUN_SAME] = "SELECT 1 FROM runs WHERE name = ? AND id = ?"
+	    " AND losses = ?",
 	[S_RUN_LIST] = "SELECT " RUN_COLUMNS " FROM runs ORDER BY name",
 	[S_RUN_DELETE] = "DELETE FROM runs WHERE name = ?",
 	[S_RUN_TOUCH] = "UPDATE runs SET last_step ="
@@ -120,7 +123,8 @@ static int
 store_writes(enum stmt_id id)
 {
 	switch (id) {
-	case S_RUN_INSERT: case S_RUN_DELETE: case S_RUN_TOUCH:
+	case S_RUN_INSERT: case S_RUN_SAME: case S_RUN_DELETE:
+	case S_RUN_TOUCH:
 	case S_METRIC_INSERT: case S_STATS_GET: case S_POINT_PUT:
 	case S_REPLY_GET: case S_REPLY_PUT: case S_BEGIN: case S_COMMIT:
 	case S_SAVE: case S_UNDO: case S_RELEASE:
@@ -615,14 +619,24 @@ int
 store_run_same(struct store *st, const char *name, int64_t id,
     const char *losses)
 {
-	struct store_run	 run;
-	int			 rc;
+	sqlite3_stmt	*s = store_stmt(&st->w, S_RUN_SAME);
+	int		 rc;
 
-	if ((rc = store_run_read(&st->w, name, &run)) != 0)
-		return rc;
-	rc = run.id == id && strcmp(run.losses, losses) == 0 ? 0 :
-	    STORE_NOTFOUND;
-	store_run_free(&run);
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, id);
+	sqlite3_bind_text(s, 3, losses, -1, SQLITE_STATIC);
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		rc = 0;
+		break;
+	case SQLITE_DONE:
+		rc = STORE_NOTFOUND;
+		break;
+	default:
+		rc = store_fail(&st->w, "reading a run");
+		break;
+	}
+	sqlite3_reset(s);
 	return rc;
 }
 

@@ -498,6 +498,43 @@ class RunTest(ApiTest):
         self.assertIsNone(run["last_step"])
         self.assertEqual(self.metrics(name), [])
 
+    def test_posts_follow_their_run_through_deletes(self):
+        """The daemon keeps the runs posts go to: a post after a run was
+        deleted and made again, by the API or by another process with
+        the database open, counts with the new run's losses."""
+        name = self.run_name()
+        self.put_run(name, {"losses": [{"type": "mae"}]}, status=201)
+        for step in range(3):
+            body = self.post_batch(name, step, [1.0, 3.0], [0.0, 0.0])
+            self.assertEqual(body["losses"], {"mae": 2})
+        self.ok("DELETE", run_path(name))
+        self.put_run(name, {"losses": [{"type": "mse"}]}, status=201)
+        body = self.post_batch(name, 0, [1.0, 3.0], [0.0, 0.0])
+        self.assertEqual(body["losses"], {"mse": 5})
+        self.assertEqual([p[:2] for p in self.history(name, "mse")],
+                         [[0, 5]])
+
+        # Replaced behind the daemon's back: the first post is refused,
+        # having written nothing, and the next one counts.
+        other = self.run_name()
+        self.put_run(other, {"losses": [{"type": "mae"}]}, status=201)
+        conn = sqlite3.connect(self.d.db, timeout=30)
+        with conn:
+            losses = conn.execute("SELECT losses FROM runs WHERE name = ?",
+                                  (other,)).fetchone()[0]
+            conn.execute("DELETE FROM runs WHERE name = ?", (name,))
+            conn.execute("INSERT INTO runs (name, losses, created)"
+                         " VALUES (?, ?, 1e9)", (name, losses))
+        conn.close()
+        r = self.call("POST", run_path(name, "/batches"),
+                      {"step": 1, "predictions": [1.0, 3.0],
+                       "targets": [0.0, 0.0]})
+        self.assertError(r, 409, "conflict", name)
+        body = self.post_batch(name, 2, [1.0, 3.0], [0.0, 0.0])
+        self.assertEqual(body["losses"], {"mae": 2})
+        self.assertEqual([p[:2] for p in self.history(name, "mae")],
+                         [[2, 2]])
+
     def test_delete_and_get_missing_run(self):
         for method in ("GET", "DELETE"):
             r = self.call(method, run_path("no-such-run"))
