@@ -154,16 +154,21 @@ api_total_one(const struct store_total *t, void *arg)
 	return 0;
 }
 
-/* The JSON object of a run's row, without its totals. */
+/*
+ * The JSON object of a run's row, without its totals.  The losses,
+ * params and tags are kept as text that codec_print() wrote, which
+ * parsing and printing again would give back byte for byte: they go
+ * out as they are.
+ */
 static cJSON *
 api_run_row_json(const struct store_run *row)
 {
 	cJSON	*o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "name", row->name);
-	cJSON_AddItemToObject(o, "losses", cJSON_Parse(row->losses));
-	cJSON_AddItemToObject(o, "params", cJSON_Parse(row->params));
-	cJSON_AddItemToObject(o, "tags", cJSON_Parse(row->tags));
+	cJSON_AddItemToObject(o, "losses", cJSON_CreateRaw(row->losses));
+	cJSON_AddItemToObject(o, "params", cJSON_CreateRaw(row->params));
+	cJSON_AddItemToObject(o, "tags", cJSON_CreateRaw(row->tags));
 	cJSON_AddNumberToObject(o, "created", row->created);
 	if (row->last_step < 0) {
 		cJSON_AddNullToObject(o, "last_step");
