@@ -308,26 +308,40 @@ api_total_one(const struct store_total *t, void *arg)
 	return 0;
 }
 
+/*
+ * The JSON object of a run's row, without its totals.  The losses,
+ * params and tags are kept as text that codec_print() wrote, which
+ * parsing and printing again would give back byte for byte: they go
+ * out as they are.
+ */
+static cJSON *
+api_run_row_json(const struct store_run *row)
+{
+	cJSON	*o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "name", row->name);
+	cJSON_AddItemToObject(o, "losses", cJSON_CreateRaw(row->losses));
+	cJSON_AddItemToObject(o, "params", cJSON_CreateRaw(row->params));
+	cJSON_AddItemToObject(o, "tags", cJSON_CreateRaw(row->tags));
+	cJSON_AddNumberToObject(o, "created", row->created);
+	if (row->last_step < 0) {
+		cJSON_AddNullToObject(o, "last_step");
+		cJSON_AddNullToObject(o, "last_time");
+	} else {
+		cJSON_AddNumberToObject(o, "last_step",
+		    (double)row->last_step);
+		cJSON_AddNumberToObject(o, "last_time", row->last_time);
+	}
+	return o;
+}
+
 /* The JSON object of a run, with the last and best total of each
  * split; NULL when the store fails. */
 static cJSON *
 api_run_json(struct api *api, const struct run *run)
 {
-	cJSON	*o = cJSON_CreateObject();
+	cJSON	*o = api_run_row_json(&run->row);
 
-	cJSON_AddStringToObject(o, "name", run->row.name);
-	cJSON_AddItemToObject(o, "losses", cJSON_Parse(run->row.losses));
-	cJSON_AddItemToObject(o, "params", cJSON_Parse(run->row.params));
-	cJSON_AddItemToObject(o, "tags", cJSON_Parse(run->row.tags));
-	cJSON_AddNumberToObject(o, "created", run->row.created);
-	if (run->row.last_step < 0) {
-		cJSON_AddNullToObject(o, "last_step");
-		cJSON_AddNullToObject(o, "last_time");
-	} else {
-		cJSON_AddNumberToObject(o, "last_step",
-		    (double)run->row.last_step);
-		cJSON_AddNumberToObject(o, "last_time", run->row.last_time);
-	}
 	if (store_run_totals(api->store, run->row.id, api_total_one,
 	    cJSON_AddObjectToObject(o, "totals")) != 0) {
 		cJSON_Delete(o);
@@ -434,24 +448,29 @@ api_run_delete(struct api *api, const struct api_request *req,
 	api_json(rep, 200, o);
 }
 
+/* The run list being built: its array and the totals of its last run. */
 struct run_list {
-	struct api	*api;
 	cJSON		*arr;
+	cJSON		*totals;
 };
 
 static int
-api_run_list_one(const struct store_run *row, void *arg)
+api_run_list_run(const struct store_run *row, void *arg)
 {
 	struct run_list	*l = arg;
-	struct run	 run;
-	cJSON		*o;
+	cJSON		*o = api_run_row_json(row);
 
-	memset(&run, 0, sizeof(run));
-	run.row = *row;
-	if ((o = api_run_json(l->api, &run)) == NULL)
-		return -1;
 	cJSON_AddItemToArray(l->arr, o);
+	l->totals = cJSON_AddObjectToObject(o, "totals");
 	return 0;
+}
+
+static int
+api_run_list_total(const struct store_total *t, void *arg)
+{
+	struct run_list	*l = arg;
+
+	return api_total_one(t, l->totals);
 }
 
 static void
@@ -459,10 +478,11 @@ api_run_list(struct api *api, const struct api_request *req,
     struct api_reply *rep)
 {
 	cJSON		*o = cJSON_CreateObject();
-	struct run_list	 l = { api, cJSON_AddArrayToObject(o, "runs") };
+	struct run_list	 l = { cJSON_AddArrayToObject(o, "runs"), NULL };
 
 	(void)req;
-	if (store_run_list(api->store, api_run_list_one, &l) != 0) {
+	if (store_run_list(api->store, api_run_list_run, api_run_list_total,
+	    &l) != 0) {
 		cJSON_Delete(o);
 		api_internal(rep);
 		return;

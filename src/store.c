@@ -45,7 +45,28 @@ enum stmt_id {
 };
 
 #define RUN_COLUMNS \
-	"id, name, losses, params, tags, created, last_step, last_time"
+	"runs.id, runs.name, runs.losses, runs.params, runs.tags," \
+	" runs.created, runs.last_step, runs.last_time"
+
+/*
+ * The total of the metric m: its split, the last point (one seek) and
+ * the best, the smallest finite value (the earlier step on a tie), read
+ * from the summaries of 4,096 steps: a few rows for any length of
+ * history, read in the order of the key (a sort would cost a sorter's
+ * memory).
+ */
+#define TOTAL_COLUMNS \
+	"m.split," \
+	" (SELECT step FROM points WHERE metric_id = m.id" \
+	"  ORDER BY step DESC LIMIT 1)," \
+	" (SELECT value FROM points WHERE metric_id = m.id" \
+	"  ORDER BY step DESC LIMIT 1)," \
+	" (SELECT min_step FROM point_blocks WHERE metric_id = m.id" \
+	"  AND level = 2 AND min_value = (SELECT min(min_value)" \
+	"  FROM point_blocks WHERE metric_id = m.id AND level = 2)" \
+	"  ORDER BY block LIMIT 1)," \
+	" (SELECT min(min_value) FROM point_blocks" \
+	"  WHERE metric_id = m.id AND level = 2)"
 
 static const char *const stmt_sql[S_NSTMTS] = {
 	[S_RUN_INSERT] = "INSERT INTO runs (name, losses, params, tags,"
@@ -53,7 +74,11 @@ static const char *const stmt_sql[S_NSTMTS] = {
 	[S_RUN_GET] = "SELECT " RUN_COLUMNS " FROM runs WHERE name = ?",
 	[S_RUN_SAME] = "SELECT 1 FROM runs WHERE name = ? AND id = ?"
 	    " AND losses = ?",
-	[S_RUN_LIST] = "SELECT " RUN_COLUMNS " FROM runs ORDER BY name",
+	/* Every run with its totals, if any, in one statement: one read
+	 * transaction, and so one snapshot, for the whole list. */
+	[S_RUN_LIST] = "SELECT " RUN_COLUMNS ", " TOTAL_COLUMNS
+	    " FROM runs LEFT JOIN metrics m ON m.run_id = runs.id"
+	    " AND m.name = 'total' ORDER BY runs.name, m.split",
 	[S_RUN_DELETE] = "DELETE FROM runs WHERE name = ?",
 	[S_RUN_TOUCH] = "UPDATE runs SET last_step ="
 	    " max(coalesce(last_step, -1), ?), last_time = ? WHERE id = ?",
@@ -81,23 +106,8 @@ static const char *const stmt_sql[S_NSTMTS] = {
 	    " WHERE run_id = ? AND id = ?",
 	[S_REPLY_PUT] = "INSERT INTO requests (run_id, id, reply, digest)"
 	    " VALUES (?, ?, ?, ?)",
-	/* The last point is one seek.  The best, the smallest finite
-	 * value (the earlier step on a tie), is read from the summaries
-	 * of 4,096 steps: a few rows for any length of history, read in
-	 * the order of the key (a sort would cost a sorter's memory). */
-	[S_TOTALS] = "SELECT m.split,"
-	    " (SELECT step FROM points WHERE metric_id = m.id"
-	    "  ORDER BY step DESC LIMIT 1),"
-	    " (SELECT value FROM points WHERE metric_id = m.id"
-	    "  ORDER BY step DESC LIMIT 1),"
-	    " (SELECT min_step FROM point_blocks WHERE metric_id = m.id"
-	    "  AND level = 2 AND min_value = (SELECT min(min_value)"
-	    "  FROM point_blocks WHERE metric_id = m.id AND level = 2)"
-	    "  ORDER BY block LIMIT 1),"
-	    " (SELECT min(min_value) FROM point_blocks"
-	    "  WHERE metric_id = m.id AND level = 2)"
-	    " FROM metrics m WHERE m.run_id = ? AND m.name = 'total'"
-	    " ORDER BY m.split",
+	[S_TOTALS] = "SELECT " TOTAL_COLUMNS " FROM metrics m"
+	    " WHERE m.run_id = ? AND m.name = 'total' ORDER BY m.split",
 	/* The writer's transactions, prepared once like the rest. */
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
@@ -679,43 +689,70 @@ store_run_get(struct store *st, const char *name, struct store_run *run)
 	return rc;
 }
 
+/* Reads the total of a row of S_TOTALS from column i on. */
+static void
+store_total_row(sqlite3_stmt *s, int i, struct store_total *t)
+{
+	t->split = (const char *)sqlite3_column_text(s, i);
+	t->last_step = sqlite3_column_int64(s, i + 1);
+	t->last = store_column_double(s, i + 2);
+	t->best_step = sqlite3_column_type(s, i + 3) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(s, i + 3);
+	t->best = store_column_double(s, i + 4);
+}
+
+/* Calls fn for the run of a row of S_RUN_LIST, whose text it does not
+ * copy: -1 when SQLite has no memory for the text. */
+static int
+store_run_list_one(sqlite3_stmt *s, int (*fn)(const struct store_run *,
+    void *), void *arg)
+{
+	struct store_run	 run;
+
+	run.id = sqlite3_column_int64(s, 0);
+	run.name = (char *)sqlite3_column_text(s, 1);
+	run.losses = (char *)sqlite3_column_text(s, 2);
+	run.params = (char *)sqlite3_column_text(s, 3);
+	run.tags = (char *)sqlite3_column_text(s, 4);
+	run.created = sqlite3_column_double(s, 5);
+	run.last_step = sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(s, 6);
+	run.last_time = sqlite3_column_double(s, 7);
+	if (run.name == NULL || run.losses == NULL || run.params == NULL ||
+	    run.tags == NULL)
+		return -1;
+	return fn(&run, arg);
+}
+
 int
-store_run_list(struct store *st, int (*fn)(const struct store_run *, void *),
+store_run_list(struct store *st, int (*run_fn)(const struct store_run *,
+    void *), int (*total_fn)(const struct store_total *, void *),
     void *arg)
 {
 	struct conn		*c = store_reader(st);
-	struct store_run	*runs = NULL, *p;
 	sqlite3_stmt		*s = store_stmt(c, S_RUN_LIST);
-	size_t			 n = 0, cap = 0, i;
-	int			 rc = 0, step;
+	struct store_total	 t;
+	int64_t			 id, prev = 0;
+	int			 rc = 0, step, first = 1;
 
-	/* Read them all first, so that fn may use the store itself. */
+	/* A run has a row per split with a total, or one without. */
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((p = realloc(runs, cap * sizeof(*p))) == NULL) {
-				rc = -1;
-				break;
-			}
-			runs = p;
-		}
-		if (store_run_row(s, &runs[n]) == -1) {
-			rc = -1;
+		id = sqlite3_column_int64(s, 0);
+		if ((first || id != prev) &&
+		    (rc = store_run_list_one(s, run_fn, arg)) != 0)
 			break;
-		}
-		n++;
+		first = 0;
+		prev = id;
+		if (sqlite3_column_type(s, 8) == SQLITE_NULL)
+			continue;
+		store_total_row(s, 8, &t);
+		if ((rc = total_fn(&t, arg)) != 0)
+			break;
 	}
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
 		rc = store_fail(c, "listing runs");
 	sqlite3_reset(s);
 	store_release(c);
-
-	for (i = 0; i < n; i++) {
-		if (rc == 0)
-			rc = fn(&runs[i], arg);
-		store_run_free(&runs[i]);
-	}
-	free(runs);
 	return rc;
 }
 
@@ -1077,12 +1114,7 @@ store_run_totals(struct store *st, int64_t run,
 
 	sqlite3_bind_int64(s, 1, run);
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		t.split = (const char *)sqlite3_column_text(s, 0);
-		t.last_step = sqlite3_column_int64(s, 1);
-		t.last = store_column_double(s, 2);
-		t.best_step = sqlite3_column_type(s, 3) == SQLITE_NULL ? -1 :
-		    sqlite3_column_int64(s, 3);
-		t.best = store_column_double(s, 4);
+		store_total_row(s, 0, &t);
 		if ((rc = fn(&t, arg)) != 0)
 			break;
 	}

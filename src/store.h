@@ -98,10 +98,17 @@ int	 store_run_same(struct store *, const char *name, int64_t id,
 int	 store_run_get(struct store *, const char *name, struct store_run *);
 void	 store_run_free(struct store_run *);
 
-/* Calls fn for every run, ordered by name; stops if fn returns
- * non-zero.  The run is valid only during the call. */
+/*
+ * Calls run_fn for every run, ordered by name, and after it total_fn
+ * for the total of each of the run's splits, ordered by split (as
+ * store_run_totals() does); stops when either returns non-zero, and
+ * returns that.  The list is read as one snapshot, during the calls:
+ * what they are given is valid only during the call, and they must not
+ * call the store.
+ */
 int	 store_run_list(struct store *,
-	    int (*fn)(const struct store_run *, void *), void *);
+	    int (*run_fn)(const struct store_run *, void *),
+	    int (*total_fn)(const struct store_total *, void *), void *);
 
 /* Calls fn for the total of each split of a run, ordered by split. */
 int	 store_run_totals(struct store *, int64_t run,

@@ -477,6 +477,71 @@ class RunTest(ApiTest):
             one = api.request("GET", run_path("c_run")).body
             self.assertIn(one, r.body["runs"])
 
+    def test_list_is_the_runs_one_by_one(self):
+        """The run list is, byte for byte, the run of each name as GET
+        gives it, in name order: runs never posted to, with scalars
+        only, with several splits, with NaN and infinite totals or no
+        finite one, and params and tags whose numbers and strings are
+        hard to print."""
+        params = {"lr": 0.1 + 0.7, "big": 12345678901234567890,
+                  "tiny": 5e-324, "zero": -0.0, "huge": 1e300,
+                  "nested": {"a": [1, 2.5, "q\"b\\n\n\t\u0001\u00e9"
+                                   "\u2028\U0001f600"], "t": True,
+                             "n": None, "e": {}}}
+        names = []
+        with daemon.Daemon() as d:
+            api = Client(d)
+
+            def ok(method, path, body):
+                r = api.request(method, path, body=body)
+                self.assertIn(r.status, (200, 201), r)
+
+            for i in range(60):
+                name = ("\u00e9-%d", "Z%d", "a.%d", "a-%d")[i % 4] % i
+                names.append(name)
+                ok("PUT", run_path(name), {
+                    "losses": [{"type": "mse"},
+                               {"type": "mae", "weight": 0.3}],
+                    "params": dict(params, i=i),
+                    "tags": {"model": "mlp-%d" % i, "note": "a\tb"}})
+                kind = i % 6
+                if kind == 1:
+                    ok("POST", run_path(name, "/scalars"),
+                       {"step": i, "values": {"lr": i / 7}})
+                for step, x, split in (
+                        [] if kind < 2 else
+                        [(0, 1 + i / 3, None), (1, "NaN", None)]
+                        if kind == 2 else
+                        [(0, 2, "train"), (3, "Infinity", "val"),
+                         (4, "-Infinity", "z/\u00e9"), (2, i, "val")]
+                        if kind == 3 else
+                        [(0, "NaN", None), (7, "Infinity", None)]
+                        if kind == 4 else
+                        [(0, 3, None), (5000, 1 / (i + 3), None),
+                         (9000, 2, None)]):
+                    body = {"step": step, "predictions": [x, 1],
+                            "targets": [0, 1]}
+                    if split is not None:
+                        body["split"] = split
+                    ok("POST", run_path(name, "/batches"), body)
+            r = api.request("GET", "/api/v1/runs")
+            self.assertEqual(r.status, 200, r)
+            names.sort(key=lambda n: n.encode())
+            self.assertEqual([x["name"] for x in r.body["runs"]], names)
+            one = []
+            for name in names:
+                g = api.request("GET", run_path(name))
+                self.assertEqual(g.status, 200, g)
+                one.append(g.raw)
+            self.assertEqual(r.raw, b'{"runs":[' + b",".join(one) + b"]}")
+            splits = [sorted(x["totals"]) for x in r.body["runs"]]
+            self.assertIn(["train", "val", "z/\u00e9"], splits)
+            self.assertIn([], splits)
+            lasts = [t["last"] for x in r.body["runs"]
+                     for t in x["totals"].values()]
+            self.assertIn("NaN", lasts)
+            self.assertIn("Infinity", lasts)
+
     def test_delete(self):
         name = self.run_name()
         self.put_run(name, {"losses": [{"type": "mae"}]}, status=201)
