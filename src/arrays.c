@@ -198,6 +198,17 @@ arrays_bits(u128 v)
 	return v == 0 ? 0 : 64 - __builtin_clzll((uint64_t)v);
 }
 
+/* 2^e for e in the exponents of normal doubles, made from its bits. */
+static double
+arrays_pow2(int e)
+{
+	uint64_t	 bits = (uint64_t)(e + 1023) << 52;
+	double		 d;
+
+	memcpy(&d, &bits, sizeof(d));
+	return d;
+}
+
 /*
  * v * 2^e rounded to 53 bits, ties to even.  inexact says that the
  * true value lies a little above v (a remainder was cut off below its
@@ -212,13 +223,13 @@ arrays_round(u128 v, int inexact, int e)
 	u128		 rest, half;
 
 	if (shift <= 0)
-		return ldexp((double)(uint64_t)v, e);
+		return (double)(uint64_t)v * arrays_pow2(e);
 	m = (uint64_t)(v >> shift);
 	rest = v & ((((u128)1) << shift) - 1);
 	half = ((u128)1) << (shift - 1);
 	if (rest > half || (rest == half && (inexact || (m & 1))))
 		m++;
-	return ldexp((double)m, shift + e);
+	return (double)m * arrays_pow2(shift + e);
 }
 
 /* Sets *v to the JSON number s[0..n) and returns 0, or returns -1 when
