@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "loss.h"
+#include "vmath.h"
 
 /* Where a message about bad input goes. */
 struct errbuf {
@@ -52,6 +53,7 @@ typedef const char *(*form_fn)(size_t, char *, size_t);
 #define CHECK_UNIT_TARGET	0x02	/* targets in [0,1] */
 #define CHECK_SIGNS		0x04	/* targets 1 or -1 */
 #define CHECK_BLOCK		1024	/* elements checked, then summed */
+#define VBLOCK			256	/* values vmath maps at a time */
 
 /* What the engine knows about one loss type. */
 struct loss_kind {
@@ -66,6 +68,7 @@ struct loss_kind {
 	unsigned		 checks;	/* elementwise types */
 	value_fn		 value;
 	form_fn			 form;		/* what its stats say */
+	sum_fn			 vsum;		/* sum with vmath, or NULL */
 };
 
 /* The parameters of the types, by index. */
@@ -90,6 +93,8 @@ enum { KL_MEAN, KL_BATCHMEAN };
 
 #define EPS_PAIRWISE	1e-6	/* torch pairwise_distance's eps */
 #define EPS_COSINE	1e-12	/* torch cosine_embedding_loss's */
+#define NLL_SHORT	16	/* classes of a row nll prefetches */
+#define NLL_AHEAD	32	/* rows ahead it prefetches */
 
 static int	 elementwise_batch(const struct loss_spec *,
 		    const struct loss_inputs *, struct loss_stats *,
@@ -137,6 +142,8 @@ static double	 sfocal_sum(const struct elems *, const double *);
 static double	 hinge_sum(const struct elems *, const double *);
 static double	 poisson_sum(const struct elems *, const double *);
 static double	 log_cosh_sum(const struct elems *, const double *);
+static double	 poisson_vsum(const struct elems *, const double *);
+static double	 log_cosh_vsum(const struct elems *, const double *);
 static double	 quantile_sum(const struct elems *, const double *);
 
 static double	 mean_value(const struct loss_spec *,
@@ -343,6 +350,9 @@ static const struct loss_input gaussian_inputs[] = {
 #define NONE		NULL, 0
 #define ELEMENTWISE(t, c) \
 	elementwise_batch, t, c, mean_value, NULL
+/* An elementwise type whose sum v maps blocks with vmath. */
+#define MAPPED(t, v, c) \
+	elementwise_batch, t, c, mean_value, NULL, v
 
 static const struct loss_kind kinds[LOSS_NTYPES] = {
 	[LOSS_MSE] = { "mse", "mean((x - y)^2)",
@@ -431,7 +441,7 @@ static const struct loss_kind kinds[LOSS_NTYPES] = {
 	    "mean(exp(x) - y x); without log_input mean(x - y log(x + "
 	    "eps)); full adds y log y - y + log(2 pi y)/2 where y > 1",
 	    TABLE(poisson_inputs), TABLE(poisson_params),
-	    ELEMENTWISE(poisson_sum, 0) },
+	    MAPPED(poisson_sum, poisson_vsum, 0) },
 	[LOSS_GAUSSIAN_NLL] = { "gaussian_nll",
 	    "mean((log v + (x - y)^2 / v) / 2), v = max(variance, eps); "
 	    "full adds log(2 pi)/2",
@@ -439,7 +449,8 @@ static const struct loss_kind kinds[LOSS_NTYPES] = {
 	    NULL, 0, mean_value, NULL },
 	[LOSS_LOG_COSH] = { "log_cosh",
 	    "mean(log(cosh(x - y))), without overflow",
-	    TABLE(same_inputs), NONE, ELEMENTWISE(log_cosh_sum, 0) },
+	    TABLE(same_inputs), NONE,
+	    MAPPED(log_cosh_sum, log_cosh_vsum, 0) },
 	[LOSS_QUANTILE] = { "quantile",
 	    "mean(r >= 0 ? tau r : (tau - 1) r), r = y - x",
 	    TABLE(same_inputs), TABLE(quantile_params),
@@ -997,20 +1008,35 @@ hinge_term(double x, double y, double z, const double *params)
 	return pick(y == 1.0, x, clamp0(params[MARGIN] - x));
 }
 
-static double
-poisson_term(double x, double y, double z, const double *params)
+/* The term of x and y, given f: exp(x) with log_input, else log(x +
+ * eps).  Inlined in both loops, which the compiler would not do by
+ * itself. */
+static inline __attribute__((always_inline)) double
+poisson_of(double x, double y, double f, const double *params)
 {
 	double	 loss;
 
-	(void)z;
 	if (params[POISSON_LOG_INPUT] != 0.0)
-		loss = exp(x) - y * x;
+		loss = f - y * x;
 	else
-		loss = x - y * log(x + params[POISSON_EPS]);
+		loss = x - y * f;
 	/* torch masks the Stirling term where y <= 1, not where NaN. */
 	if (params[POISSON_FULL] != 0.0 && !(y <= 1.0))
 		loss += y * log(y) - y + 0.5 * log(2.0 * M_PI * y);
 	return loss;
+}
+
+static double
+poisson_term(double x, double y, double z, const double *params)
+{
+	double	 f;
+
+	(void)z;
+	if (params[POISSON_LOG_INPUT] != 0.0)
+		f = exp(x);
+	else
+		f = log(x + params[POISSON_EPS]);
+	return poisson_of(x, y, f, params);
 }
 
 /*
@@ -1030,6 +1056,16 @@ log_cosh_term(double x, double y, double z, const double *params)
 		return log1p(2.0 * (s * s));
 	}
 	return a + log1p(exp(-2.0 * a)) - M_LN2;
+}
+
+/* log_cosh_term's last step: its term from a = |x - y| and l, the log1p
+ * of its case. */
+static double
+log_cosh_of(double a, double l, double z, const double *params)
+{
+	(void)z;
+	(void)params;
+	return pick(a < 1.0, l, a + l - M_LN2);
 }
 
 static double
@@ -1123,6 +1159,65 @@ sum_terms(term_fn term, const struct elems *e, const double *params)
 		return sum_terms(name##_term, e, params);		\
 	}
 
+/* The elements of the block of at most VBLOCK that starts at i. */
+static size_t
+block_len(size_t i, size_t n)
+{
+	return n - i < VBLOCK ? n - i : VBLOCK;
+}
+
+/* poisson_term a block at a time: the exps or logs of a block at once,
+ * then its terms. */
+static double
+poisson_vsum(const struct elems *e, const double *params)
+{
+	double	 f[VBLOCK], sum = 0.0;
+	size_t	 i, j, n;
+
+	for (i = 0; i < e->n; i += n) {
+		n = block_len(i, e->n);
+		if (params[POISSON_LOG_INPUT] != 0.0)
+			vmath_exp(f, e->x + i, n);
+		else {
+			for (j = 0; j < n; j++)
+				f[j] = e->x[i + j] + params[POISSON_EPS];
+			vmath_log(f, f, n);
+		}
+		sum += sum_loop(poisson_of, e->x + i, e->y + i, f, NULL, n,
+		    params);
+	}
+	return sum;
+}
+
+/*
+ * log_cosh_term a block at a time.  A block mixes its two cases, so
+ * every element gets both sinh(a/2) and exp(-2a), which together still
+ * cost less than one libm call when vmath computes four at a time; then
+ * the log1p of the one its case needs.
+ */
+static double
+log_cosh_vsum(const struct elems *e, const double *params)
+{
+	double	 a[VBLOCK], s[VBLOCK], u[VBLOCK], sum = 0.0;
+	size_t	 i, j, n;
+
+	for (i = 0; i < e->n; i += n) {
+		n = block_len(i, e->n);
+		for (j = 0; j < n; j++) {
+			a[j] = fabs(e->x[i + j] - e->y[i + j]);
+			s[j] = a[j] / 2.0;
+			u[j] = -2.0 * a[j];
+		}
+		vmath_sinh(s, s, n);
+		vmath_exp(u, u, n);
+		for (j = 0; j < n; j++)
+			u[j] = pick(a[j] < 1.0, 2.0 * (s[j] * s[j]), u[j]);
+		vmath_log1p(u, u, n);
+		sum += sum_loop(log_cosh_of, a, u, NULL, NULL, n, params);
+	}
+	return sum;
+}
+
 TERMS_SUM(mse)
 TERMS_SUM(mae)
 TERMS_SUM(huber)
@@ -1187,9 +1282,15 @@ elementwise_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 	const struct tensor	*y = in->t[LOSS_TARGETS];
 	const struct tensor	*w = in->t[LOSS_WEIGHTS];
 	struct elems		 el;
+	sum_fn			 sum_of = k->sum;
 	double			 sum = 0.0;
 	size_t			 i, step;
 
+	/* Blocks mapped by vmath cost more than the loop of terms, which
+	 * calls libm only for what each element needs, unless vmath
+	 * computes several values at a time. */
+	if (k->vsum != NULL && vmath_vector())
+		sum_of = k->vsum;
 	if (!takes(k, LOSS_WEIGHTS))
 		w = NULL;
 	if (check_same("targets", y, "predictions", x, e) == -1 ||
@@ -1205,7 +1306,7 @@ elementwise_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 		el.n = x->n - i < step ? x->n - i : step;
 		if (!values_ok(k->checks, el.x, el.y, el.n))
 			return check_elementwise(k, x, y, w, e);
-		sum += k->sum(&el, spec->params);
+		sum += sum_of(&el, spec->params);
 	}
 	out->s[0] = sum;
 	out->s[1] = (double)x->n;
@@ -1399,18 +1500,27 @@ ce_batch(const struct loss_spec *spec, const struct loss_inputs *in,
  * indices t: s[0] = sum of -w[y] x[y], s[1] = sum of w[y], over rows
  * not ignored; w NULL weighs every class 1.  Returns -1 at the first
  * index that is not one, and 0 when all are.
+ *
+ * Each row is read at one place, in no fixed pattern, which the CPU's
+ * prefetcher follows poorly.  So where a row spans at most two cache
+ * lines (NLL_SHORT classes), the start of the row NLL_AHEAD rows on is
+ * fetched ahead, which in turn fetches every line; in longer rows that
+ * would fetch lines that are not read.
  */
 static int
 nll_sums(const struct tensor *x, const struct tensor *t, const double *w,
     double ignore, struct loss_stats *out)
 {
-	size_t	 i, nclass = x->shape[1];
+	size_t	 i, nclass = x->shape[1], count = 0;
 	double	 v, wy, top = (double)nclass, sum = 0.0, wsum = 0.0;
 	long long y;
+	int	 ahead = nclass <= NLL_SHORT;
 
 	/* Below nclass, which is far below 2^63 (the rows of x are in
 	 * memory), v converts to a long long, the cheaper conversion. */
 	for (i = 0; i < t->n; i++) {
+		if (ahead && i + NLL_AHEAD < t->n)
+			__builtin_prefetch(x->data + (i + NLL_AHEAD) * nclass);
 		v = t->data[i];
 		if (v == ignore)
 			continue;
@@ -1419,12 +1529,19 @@ nll_sums(const struct tensor *x, const struct tensor *t, const double *w,
 		y = (long long)v;
 		if ((double)y != v)
 			return -1;
-		wy = w != NULL ? w[y] : 1.0;
+		/* Unweighted, the weights sum to the count of rows, which
+		 * spares the loop a second chain of additions. */
+		if (w == NULL) {
+			sum -= x->data[i * nclass + y];
+			count++;
+			continue;
+		}
+		wy = w[y];
 		sum -= x->data[i * nclass + y] * wy;
 		wsum += wy;
 	}
 	out->s[0] = sum;
-	out->s[1] = wsum;
+	out->s[1] = w == NULL ? (double)count : wsum;
 	out->n = 2;
 	return 0;
 }
@@ -1555,32 +1672,117 @@ dice_add(double *s, double p, double t, int squared)
 	s[2] += squared ? t * t : t;
 }
 
-/* Binary Dice: one class, predictions and 0/1 targets of one shape. */
+/* Adds n elements of binary Dice to its sums s, p = sigmoid(x) with
+ * logits, else x. */
+static void
+dice_sums(const double *x, const double *t, size_t n, int logits,
+    int squared, double *s)
+{
+	double	 p;
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		p = x[i];
+		if (logits)
+			p = 1.0 / (1.0 + exp(-p));
+		dice_add(s, p, t[i], squared);
+	}
+}
+
+/* The terms of the three sums of Dice for sum_loop, of p and t: p t,
+ * p (or p^2), t (or t^2). */
+static double
+dice_inter(double p, double t, double z, const double *params)
+{
+	(void)z;
+	(void)params;
+	return p * t;
+}
+
+static double
+dice_pred(double p, double t, double z, const double *params)
+{
+	(void)t;
+	(void)z;
+	return params[DICE_SQUARED] != 0.0 ? p * p : p;
+}
+
+static double
+dice_target(double p, double t, double z, const double *params)
+{
+	(void)p;
+	(void)z;
+	return params[DICE_SQUARED] != 0.0 ? t * t : t;
+}
+
+/* dice_sums from logits, a block of sigmoids at a time, each sum in
+ * the partial sums of sum_loop. */
+static void
+dice_vsums(const double *x, const double *t, size_t n,
+    const double *params, double *s)
+{
+	double	 p[VBLOCK];
+	size_t	 i, m;
+
+	for (i = 0; i < n; i += m) {
+		m = block_len(i, n);
+		vmath_sigmoid(p, x + i, m);
+		s[0] += sum_loop(dice_inter, p, t + i, NULL, NULL, m, params);
+		s[1] += sum_loop(dice_pred, p, t + i, NULL, NULL, m, params);
+		s[2] += sum_loop(dice_target, p, t + i, NULL, NULL, m,
+		    params);
+	}
+}
+
+/* Checks the values of binary Dice; names the first bad one. */
+static int
+check_dice_values(const struct tensor *pred, const struct tensor *target,
+    int logits, struct errbuf *e)
+{
+	if (check_labels("targets", target, 0.0, 1.0, e) == -1 ||
+	    (!logits && check_unit("predictions", pred, e) == -1))
+		return -1;
+	return 0;
+}
+
+/*
+ * Binary Dice: one class, predictions and 0/1 targets of one shape.
+ * As in elementwise_batch, the values are checked a block at a time,
+ * just before the block is summed, and a batch that fails is checked
+ * again in full to name its first bad value.
+ */
 static int
 dice_binary(const struct loss_spec *spec, const struct tensor *pred,
     const struct tensor *target, struct loss_stats *out, struct errbuf *e)
 {
-	int	 logits = spec->params[DICE_LOGITS] != 0.0;
-	int	 squared = spec->params[DICE_SQUARED] != 0.0;
-	double	 s[3] = { 0.0, 0.0, 0.0 }, p;
-	size_t	 i;
+	int		 logits = spec->params[DICE_LOGITS] != 0.0;
+	int		 squared = spec->params[DICE_SQUARED] != 0.0;
+	int		 mapped = logits && vmath_vector();
+	double		 s[3] = { 0.0, 0.0, 0.0 };
+	const double	*x = pred->data, *t = target->data;
+	size_t		 i, n;
 
-	if (check_same("targets", target, "predictions", pred, e) == -1 ||
-	    check_labels("targets", target, 0.0, 1.0, e) == -1 ||
-	    (!logits && check_unit("predictions", pred, e) == -1))
+	if (check_same("targets", target, "predictions", pred, e) == -1)
 		return -1;
-	if (spec->params[DICE_BACKGROUND] == 0.0)
+	if (spec->params[DICE_BACKGROUND] == 0.0) {
+		if (check_dice_values(pred, target, logits, e) == -1)
+			return -1;
 		return fail(e, "include_background false needs the "
 		    "multi-class form: predictions [N][C][...] and class "
 		    "indices [N][...]");
+	}
 
 	/* Sums in a local array, which stays in registers: through out
 	 * each addition would wait for the store of the one before. */
-	for (i = 0; i < pred->n; i++) {
-		p = pred->data[i];
-		if (logits)
-			p = 1.0 / (1.0 + exp(-p));
-		dice_add(s, p, target->data[i], squared);
+	for (i = 0; i < pred->n; i += n) {
+		n = pred->n - i < CHECK_BLOCK ? pred->n - i : CHECK_BLOCK;
+		if (!all_labels(t + i, n, 0.0, 1.0) ||
+		    (!logits && !all_unit(x + i, n)))
+			return check_dice_values(pred, target, logits, e);
+		if (mapped)
+			dice_vsums(x + i, t + i, n, spec->params, s);
+		else
+			dice_sums(x + i, t + i, n, logits, squared, s);
 	}
 	memcpy(out->s, s, sizeof(s));
 	out->s[3] = (double)pred->n;
