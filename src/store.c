@@ -279,6 +279,22 @@ store_step(struct conn *c, enum stmt_id id)
 	return rc;
 }
 
+/* Steps a statement that looks one row up: 0 with the row there to
+ * read, STORE_NOTFOUND without one, or -1 when the store fails at
+ * what it was doing.  The caller resets the statement. */
+static int
+store_lookup(struct conn *c, sqlite3_stmt *s, const char *what)
+{
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_DONE:
+		return STORE_NOTFOUND;
+	default:
+		return store_fail(c, what);
+	}
+}
+
 /*
  * Applies the migrations the file has not seen, each in a transaction
  * with the new PRAGMA user_version.  A file from a newer lossmond is
@@ -589,17 +605,8 @@ store_run_read(struct conn *c, const char *name, struct store_run *run)
 	int		 rc;
 
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
+	if ((rc = store_lookup(c, s, "reading a run")) == 0)
 		rc = store_run_row(s, run);
-		break;
-	case SQLITE_DONE:
-		rc = STORE_NOTFOUND;
-		break;
-	default:
-		rc = store_fail(c, "reading a run");
-		break;
-	}
 	sqlite3_reset(s);
 	return rc;
 }
@@ -646,17 +653,7 @@ store_run_same(struct store *st, const char *name, int64_t id,
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, id);
 	sqlite3_bind_text(s, 3, losses, -1, SQLITE_STATIC);
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
-		rc = 0;
-		break;
-	case SQLITE_DONE:
-		rc = STORE_NOTFOUND;
-		break;
-	default:
-		rc = store_fail(&st->w, "reading a run");
-		break;
-	}
+	rc = store_lookup(&st->w, s, "reading a run");
 	sqlite3_reset(s);
 	return rc;
 }
@@ -825,18 +822,8 @@ store_kind_read(struct conn *c, int64_t run, const char *metric,
 
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_text(s, 2, metric, -1, SQLITE_STATIC);
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
+	if ((rc = store_lookup(c, s, "reading a metric")) == 0)
 		*kind = (enum metric_kind)sqlite3_column_int(s, 0);
-		rc = 0;
-		break;
-	case SQLITE_DONE:
-		rc = STORE_NOTFOUND;
-		break;
-	default:
-		rc = store_fail(c, "reading a metric");
-		break;
-	}
 	sqlite3_reset(s);
 	return rc;
 }
@@ -865,8 +852,7 @@ store_stats_get(struct store *st, int64_t run, const char *split,
 	sqlite3_bind_text(s, 2, metric, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, split, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, step);
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
+	if ((rc = store_lookup(&st->w, s, "reading statistics")) == 0) {
 		bytes = (size_t)sqlite3_column_bytes(s, 0);
 		*n = bytes / sizeof(double);
 		if (*n > max)
@@ -874,14 +860,6 @@ store_stats_get(struct store *st, int64_t run, const char *split,
 		if (*n > 0)
 			memcpy(stats, sqlite3_column_blob(s, 0),
 			    *n * sizeof(double));
-		rc = 0;
-		break;
-	case SQLITE_DONE:
-		rc = STORE_NOTFOUND;
-		break;
-	default:
-		rc = store_fail(&st->w, "reading statistics");
-		break;
 	}
 	sqlite3_reset(s);
 	return rc;
@@ -895,21 +873,18 @@ store_metric_id(struct conn *c, int64_t run, const char *split,
 {
 	sqlite3_stmt	*s = store_stmt(c, S_METRIC_GET);
 	int64_t		 id = -1;
-	int		 step;
+	int		 rc;
 
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_text(s, 2, v->metric, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, split, -1, SQLITE_STATIC);
-	step = sqlite3_step(s);
-	if (step == SQLITE_ROW) {
-		if (sqlite3_column_int(s, 1) == (int)v->kind)
-			id = sqlite3_column_int64(s, 0);
-		else
-			log_error("store", "metric kind mismatch");
-	} else if (step != SQLITE_DONE)
-		store_fail(c, "reading a metric");
+	rc = store_lookup(c, s, "reading a metric");
+	if (rc == 0 && sqlite3_column_int(s, 1) == (int)v->kind)
+		id = sqlite3_column_int64(s, 0);
+	else if (rc == 0)
+		log_error("store", "metric kind mismatch");
 	sqlite3_reset(s);
-	if (step != SQLITE_DONE)
+	if (rc != STORE_NOTFOUND)
 		return id;
 
 	s = store_stmt(c, S_METRIC_INSERT);
@@ -1075,23 +1050,13 @@ store_reply_get(struct store *st, int64_t run, const char *id,
 	*reply = NULL;
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
+	if ((rc = store_lookup(&st->w, s, "reading a reply")) == 0) {
 		kept = (const char *)sqlite3_column_text(s, 1);
 		if (kept != NULL && *kept != '\0' &&
-		    strcmp(kept, digest) != 0) {
+		    strcmp(kept, digest) != 0)
 			rc = STORE_CONFLICT_ID;
-			break;
-		}
-		*reply = store_column_text(s, 0);
-		rc = *reply ? 0 : -1;
-		break;
-	case SQLITE_DONE:
-		rc = STORE_NOTFOUND;
-		break;
-	default:
-		rc = store_fail(&st->w, "reading a reply");
-		break;
+		else if ((*reply = store_column_text(s, 0)) == NULL)
+			rc = -1;
 	}
 	sqlite3_reset(s);
 	return rc;
