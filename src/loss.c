@@ -671,27 +671,35 @@ check_same(const char *what, const struct tensor *t, const char *refname,
  * again, to find that value and name it.
  */
 
-/* The least and the greatest value, each in four running values that
- * take turns (a NaN is passed over); then their bounds. */
+/*
+ * The least and the greatest value, each in four running values that
+ * take turns (a NaN is passed over); then their bounds.  The running
+ * values are variables, not an array, which the compiler would keep in
+ * memory: each step would then wait for the store of the one before.
+ */
 static int
 all_unit(const double *v, size_t n)
 {
-	double	 lo[4] = { 0.0, 0.0, 0.0, 0.0 }, hi[4] = { 1.0, 1.0, 1.0, 1.0 };
-	size_t	 i, j;
+	double	 lo0 = 0.0, lo1 = 0.0, lo2 = 0.0, lo3 = 0.0;
+	double	 hi0 = 1.0, hi1 = 1.0, hi2 = 1.0, hi3 = 1.0;
+	size_t	 i;
 
-	for (i = 0; i + 4 <= n; i += 4)
-		for (j = 0; j < 4; j++) {
-			lo[j] = v[i + j] < lo[j] ? v[i + j] : lo[j];
-			hi[j] = v[i + j] > hi[j] ? v[i + j] : hi[j];
-		}
-	for (; i < n; i++) {
-		lo[0] = v[i] < lo[0] ? v[i] : lo[0];
-		hi[0] = v[i] > hi[0] ? v[i] : hi[0];
+	for (i = 0; i + 4 <= n; i += 4) {
+		lo0 = v[i] < lo0 ? v[i] : lo0;
+		lo1 = v[i + 1] < lo1 ? v[i + 1] : lo1;
+		lo2 = v[i + 2] < lo2 ? v[i + 2] : lo2;
+		lo3 = v[i + 3] < lo3 ? v[i + 3] : lo3;
+		hi0 = v[i] > hi0 ? v[i] : hi0;
+		hi1 = v[i + 1] > hi1 ? v[i + 1] : hi1;
+		hi2 = v[i + 2] > hi2 ? v[i + 2] : hi2;
+		hi3 = v[i + 3] > hi3 ? v[i + 3] : hi3;
 	}
-	for (j = 0; j < 4; j++)
-		if (lo[j] < 0.0 || hi[j] > 1.0)
-			return 0;
-	return 1;
+	for (; i < n; i++) {
+		lo0 = v[i] < lo0 ? v[i] : lo0;
+		hi0 = v[i] > hi0 ? v[i] : hi0;
+	}
+	return !(lo0 < 0.0 || lo1 < 0.0 || lo2 < 0.0 || lo3 < 0.0 ||
+	    hi0 > 1.0 || hi1 > 1.0 || hi2 > 1.0 || hi3 > 1.0);
 }
 
 static int
