@@ -970,7 +970,9 @@ bce_term(double x, double y, double z, const double *params)
 static double
 bcel_log(double x, double l, double *m)
 {
-	*m = clamp0(-x);
+	/* clamp0(-x) by pick: with clamp0 the compiler branches, to
+	 * know m - m on one side, wrongly half the time on random x. */
+	*m = pick(x > 0.0, 0.0, -x);
 	return l + (*m - *m);
 }
 
@@ -1035,8 +1037,9 @@ sfocal_p(double x, double e)
 	return pick(x >= 0.0, 1.0, e) / (1.0 + e);
 }
 
-/* sfocal_term from p = sigmoid(x) and ce, the bcel_term of x and y. */
-static double
+/* sfocal_term from p = sigmoid(x) and ce, the bcel_term of x and y.
+ * Inlined in both loops, which the compiler would not do by itself. */
+static inline __attribute__((always_inline)) double
 sfocal_of(double p, double y, double ce, const double *params)
 {
 	double	 alpha = params[SFOCAL_ALPHA], gamma = params[SFOCAL_GAMMA];
