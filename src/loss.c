@@ -144,6 +144,8 @@ static double	 poisson_sum(const struct elems *, const double *);
 static double	 log_cosh_sum(const struct elems *, const double *);
 static double	 poisson_vsum(const struct elems *, const double *);
 static double	 log_cosh_vsum(const struct elems *, const double *);
+static double	 bce_vsum(const struct elems *, const double *);
+static double	 sfocal_vsum(const struct elems *, const double *);
 static double	 quantile_sum(const struct elems *, const double *);
 
 static double	 mean_value(const struct loss_spec *,
@@ -367,7 +369,8 @@ static const struct loss_kind kinds[LOSS_NTYPES] = {
 	    "mean(-w (y max(log x, -100) + (1 - y) max(log(1 - x), -100))), "
 	    "w = weights or 1",
 	    TABLE(bce_inputs), NONE,
-	    ELEMENTWISE(bce_sum, CHECK_UNIT_PRED | CHECK_UNIT_TARGET) },
+	    MAPPED(bce_sum, bce_vsum,
+	    CHECK_UNIT_PRED | CHECK_UNIT_TARGET) },
 	[LOSS_CROSS_ENTROPY] = { "cross_entropy",
 	    "sum((1 - ls) w[y] CE_y + ls/C sum_c w[c] CE_c) / sum(w[y]) over "
 	    "rows not ignored; class probabilities: mean(sum_c w[c] y'[c] "
@@ -418,7 +421,7 @@ static const struct loss_kind kinds[LOSS_NTYPES] = {
 	    "+ (1 - p)(1 - y), a = alpha y + (1 - alpha)(1 - y), or 1 for "
 	    "alpha < 0",
 	    TABLE(sfocal_inputs), TABLE(sfocal_params),
-	    ELEMENTWISE(sfocal_sum, CHECK_UNIT_TARGET) },
+	    MAPPED(sfocal_sum, sfocal_vsum, CHECK_UNIT_TARGET) },
 	[LOSS_COSINE_EMBEDDING] = { "cosine_embedding",
 	    "mean(y = 1 ? 1 - cos : max(cos - margin, 0)), cos = x1.x2 / "
 	    "sqrt((x1.x1 + 1e-12)(x2.x2 + 1e-12))",
@@ -668,27 +671,35 @@ check_same(const char *what, const struct tensor *t, const char *refname,
  * again, to find that value and name it.
  */
 
-/* The least and the greatest value, each in four running values that
- * take turns (a NaN is passed over); then their bounds. */
+/*
+ * The least and the greatest value, each in four running values that
+ * take turns (a NaN is passed over); then their bounds.  The running
+ * values are variables, not an array, which the compiler would keep in
+ * memory: each step would then wait for the store of the one before.
+ */
 static int
 all_unit(const double *v, size_t n)
 {
-	double	 lo[4] = { 0.0, 0.0, 0.0, 0.0 }, hi[4] = { 1.0, 1.0, 1.0, 1.0 };
-	size_t	 i, j;
+	double	 lo0 = 0.0, lo1 = 0.0, lo2 = 0.0, lo3 = 0.0;
+	double	 hi0 = 1.0, hi1 = 1.0, hi2 = 1.0, hi3 = 1.0;
+	size_t	 i;
 
-	for (i = 0; i + 4 <= n; i += 4)
-		for (j = 0; j < 4; j++) {
-			lo[j] = v[i + j] < lo[j] ? v[i + j] : lo[j];
-			hi[j] = v[i + j] > hi[j] ? v[i + j] : hi[j];
-		}
-	for (; i < n; i++) {
-		lo[0] = v[i] < lo[0] ? v[i] : lo[0];
-		hi[0] = v[i] > hi[0] ? v[i] : hi[0];
+	for (i = 0; i + 4 <= n; i += 4) {
+		lo0 = v[i] < lo0 ? v[i] : lo0;
+		lo1 = v[i + 1] < lo1 ? v[i + 1] : lo1;
+		lo2 = v[i + 2] < lo2 ? v[i + 2] : lo2;
+		lo3 = v[i + 3] < lo3 ? v[i + 3] : lo3;
+		hi0 = v[i] > hi0 ? v[i] : hi0;
+		hi1 = v[i + 1] > hi1 ? v[i + 1] : hi1;
+		hi2 = v[i + 2] > hi2 ? v[i + 2] : hi2;
+		hi3 = v[i + 3] > hi3 ? v[i + 3] : hi3;
 	}
-	for (j = 0; j < 4; j++)
-		if (lo[j] < 0.0 || hi[j] > 1.0)
-			return 0;
-	return 1;
+	for (; i < n; i++) {
+		lo0 = v[i] < lo0 ? v[i] : lo0;
+		hi0 = v[i] > hi0 ? v[i] : hi0;
+	}
+	return !(lo0 < 0.0 || lo1 < 0.0 || lo2 < 0.0 || lo3 < 0.0 ||
+	    hi0 > 1.0 || hi1 > 1.0 || hi2 > 1.0 || hi3 > 1.0);
 }
 
 static int
@@ -924,74 +935,116 @@ smooth_l1_term(double x, double y, double z, const double *params)
 	return quad > lin ? quad : lin;
 }
 
-/* log v, but never below -100; NaN stays NaN. */
+/* A log l, but never below -100; NaN stays NaN. */
 static double
-clamped_log(double v)
+clamp_log(double l)
 {
-	double	 l = log(v);
-
 	return l < -100.0 ? -100.0 : l;
+}
+
+/* bce_term from lx = log x and l1x = log(1 - x). */
+static double
+bce_of(double lx, double y, double l1x, const double *params)
+{
+	(void)params;
+	return (y - 1.0) * clamp_log(l1x) - y * clamp_log(lx);
 }
 
 static double
 bce_term(double x, double y, double z, const double *params)
 {
 	(void)z;
-	(void)params;
-	return (y - 1.0) * clamped_log(1.0 - x) - y * clamped_log(x);
+	return bce_of(log(x), y, log(1.0 - x), params);
 }
 
 /*
  * torch's binary_cross_entropy_with_logits of one element is, with m =
  * max(-x, 0), (1 - y) x + m + log(exp(-m) + exp(-x - m)), which never
  * overflows.  One of the two exponentials is exp(0) = 1, so the sum is
- * 1 + exp(-|x|): the same number from one exponential.  But at x = -inf
- * torch's sum is NaN (exp(inf - inf)), and m infinite: m - m adds that
- * NaN.  Returns the log; *e is exp(-|x|) and *m is m.
+ * 1 + exp(-|x|): the same number from one exponential.  torch takes the
+ * log of that sum, not log1p of the exponential, and so does this, for
+ * the same roundings.  But at x = -inf torch's sum is NaN (exp(inf -
+ * inf)), and m infinite: m - m adds that NaN.  Returns the log, given
+ * l = log(1 + exp(-|x|)); *m is m.
  */
 static double
-bcel_log(double x, double *e, double *m)
+bcel_log(double x, double l, double *m)
 {
-	*m = clamp0(-x);
-	*e = exp(-fabs(x));
-	return log(1.0 + *e) + (*m - *m);
+	/* clamp0(-x) by pick: with clamp0 the compiler branches, to
+	 * know m - m on one side, wrongly half the time on random x. */
+	*m = pick(x > 0.0, 0.0, -x);
+	return l + (*m - *m);
+}
+
+/* log(1 + exp(-|x|)) of bcel_log, one value at a time. */
+static double
+bcel_softplus(double x)
+{
+	return log(1.0 + exp(-fabs(x)));
+}
+
+/* bcel_term of x and y, given l = log(1 + exp(-|x|)). */
+static double
+bcel_of(double x, double y, double l, const double *params)
+{
+	double	 m;
+
+	(void)params;
+	l = bcel_log(x, l, &m);
+	return (1.0 - y) * x + m + l;
 }
 
 static double
 bcel_term(double x, double y, double z, const double *params)
 {
-	double	 e, m, l;
-
 	(void)z;
+	return bcel_of(x, y, bcel_softplus(x), params);
+}
+
+/* bcel_pw_term's log term: lw (l + m) for positive weight z, given l =
+ * log(1 + exp(-|x|)). */
+static double
+bcel_pw_log(double x, double y, double z, double l)
+{
+	double	 m, lw;
+
+	l = bcel_log(x, l, &m);
+	lw = (z - 1.0) * y + 1.0;
+	return lw * (l + m);
+}
+
+/* bcel_pw_term of x and y, given v, its log term. */
+static double
+bcel_pw_of(double x, double y, double v, const double *params)
+{
 	(void)params;
-	l = bcel_log(x, &e, &m);
-	return (1.0 - y) * x + m + l;
+	return (1.0 - y) * x + v;
 }
 
 /* With a positive weight z the log term is scaled by 1 + (z - 1) y. */
 static double
 bcel_pw_term(double x, double y, double z, const double *params)
 {
-	double	 e, m, l, lw;
-
-	(void)params;
-	l = bcel_log(x, &e, &m);
-	lw = (z - 1.0) * y + 1.0;
-	return (1.0 - y) * x + lw * (l + m);
+	return bcel_pw_of(x, y, bcel_pw_log(x, y, z, bcel_softplus(x)),
+	    params);
 }
 
-/* torchvision's sigmoid_focal_loss of one element. */
+/* sigmoid(x) = 1 / (1 + exp(-x)) from e = exp(-|x|), the exponential
+ * of bcel_log. */
 static double
-sfocal_term(double x, double y, double z, const double *params)
+sfocal_p(double x, double e)
+{
+	return pick(x >= 0.0, 1.0, e) / (1.0 + e);
+}
+
+/* sfocal_term from p = sigmoid(x) and ce, the bcel_term of x and y.
+ * Inlined in both loops, which the compiler would not do by itself. */
+static inline __attribute__((always_inline)) double
+sfocal_of(double p, double y, double ce, const double *params)
 {
 	double	 alpha = params[SFOCAL_ALPHA], gamma = params[SFOCAL_GAMMA];
-	double	 e, m, l, ce, p, pt, loss, at;
+	double	 pt, loss, at;
 
-	(void)z;
-	l = bcel_log(x, &e, &m);
-	ce = (1.0 - y) * x + m + l;
-	/* sigmoid(x) = 1 / (1 + exp(-x)), from the exponential of ce. */
-	p = (x >= 0.0 ? 1.0 : e) / (1.0 + e);
 	pt = p * y + (1.0 - p) * (1.0 - y);
 	loss = ce * focus(1.0 - pt, gamma);
 	if (alpha >= 0.0) {
@@ -999,6 +1052,17 @@ sfocal_term(double x, double y, double z, const double *params)
 		loss = at * loss;
 	}
 	return loss;
+}
+
+/* torchvision's sigmoid_focal_loss of one element. */
+static double
+sfocal_term(double x, double y, double z, const double *params)
+{
+	double	 e = exp(-fabs(x));
+
+	(void)z;
+	return sfocal_of(sfocal_p(x, e), y,
+	    bcel_of(x, y, log(1.0 + e), params), params);
 }
 
 static double
@@ -1218,6 +1282,123 @@ log_cosh_vsum(const struct elems *e, const double *params)
 	return sum;
 }
 
+/* The sum of term over a block of n elements: x, y and z of the block,
+ * times w[j] when there are weights. */
+static inline __attribute__((always_inline)) double
+block_sum(term_fn term, const double *x, const double *y, const double *z,
+    const double *w, size_t n, const double *params)
+{
+	if (w == NULL)
+		return sum_loop(term, x, y, z, NULL, n, params);
+	return sum_loop(term, x, y, z, w, n, params);
+}
+
+/* The weights of the block that starts at i, or NULL. */
+static const double *
+block_w(const struct elems *e, size_t i)
+{
+	return e->w != NULL ? e->w + i : NULL;
+}
+
+/* bce_term a block at a time: the logs of x and of 1 - x of a block at
+ * once, then its terms. */
+static double
+bce_vsum(const struct elems *e, const double *params)
+{
+	double	 lx[VBLOCK], l1x[VBLOCK], sum = 0.0;
+	size_t	 i, j, n;
+
+	for (i = 0; i < e->n; i += n) {
+		n = block_len(i, e->n);
+		for (j = 0; j < n; j++)
+			l1x[j] = 1.0 - e->x[i + j];
+		vmath_log(lx, e->x + i, n);
+		vmath_log(l1x, l1x, n);
+		sum += block_sum(bce_of, lx, e->y + i, l1x, block_w(e, i), n,
+		    params);
+	}
+	return sum;
+}
+
+/* exp(-|x|) of n values into e, and the log of 1 plus each into l. */
+static void
+bcel_vlogs(double *e, double *l, const double *x, size_t n)
+{
+	size_t	 j;
+
+	for (j = 0; j < n; j++)
+		e[j] = -fabs(x[j]);
+	vmath_exp(e, e, n);
+	for (j = 0; j < n; j++)
+		l[j] = 1.0 + e[j];
+	vmath_log(l, l, n);
+}
+
+/* bcel_term a block at a time. */
+static double
+bcel_vsum(const struct elems *e, const double *params)
+{
+	double	 u[VBLOCK], l[VBLOCK], sum = 0.0;
+	size_t	 i, n;
+
+	for (i = 0; i < e->n; i += n) {
+		n = block_len(i, e->n);
+		bcel_vlogs(u, l, e->x + i, n);
+		sum += block_sum(bcel_of, e->x + i, e->y + i, l,
+		    block_w(e, i), n, params);
+	}
+	return sum;
+}
+
+/*
+ * bcel_pw_term a block at a time, over whole rows of the positive
+ * weights z: the log terms of a block first, with the weight of each
+ * element's place in its row, then the terms.
+ */
+static double
+bcel_pw_vsum(const struct elems *e, size_t row, const double *params)
+{
+	double	 u[VBLOCK], l[VBLOCK], sum = 0.0;
+	size_t	 i, j, k, n;
+
+	for (i = 0, k = 0; i < e->n; i += n) {
+		n = block_len(i, e->n);
+		bcel_vlogs(u, l, e->x + i, n);
+		for (j = 0; j < n; j++) {
+			l[j] = bcel_pw_log(e->x[i + j], e->y[i + j], e->z[k],
+			    l[j]);
+			if (++k == row)
+				k = 0;
+		}
+		sum += block_sum(bcel_pw_of, e->x + i, e->y + i, l,
+		    block_w(e, i), n, params);
+	}
+	return sum;
+}
+
+/* sfocal_term a block at a time: sigmoid(x) and the bcel_term of a
+ * block, then its terms. */
+static double
+sfocal_vsum(const struct elems *e, const double *params)
+{
+	double		 p[VBLOCK], ce[VBLOCK], sum = 0.0;
+	const double	*x, *y;
+	size_t		 i, j, n;
+
+	for (i = 0; i < e->n; i += n) {
+		n = block_len(i, e->n);
+		x = e->x + i;
+		y = e->y + i;
+		bcel_vlogs(p, ce, x, n);
+		for (j = 0; j < n; j++) {
+			ce[j] = bcel_of(x[j], y[j], ce[j], params);
+			p[j] = sfocal_p(x[j], p[j]);
+		}
+		sum += sum_loop(sfocal_of, p, y, ce, NULL, n, params);
+	}
+	return sum;
+}
+
 TERMS_SUM(mse)
 TERMS_SUM(mae)
 TERMS_SUM(huber)
@@ -1314,6 +1495,25 @@ elementwise_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 	return 0;
 }
 
+/* bcel_pw_sum of e, whose z is one row of positive weights, over each
+ * row of e in turn. */
+static double
+bcel_pw_rows(const struct elems *e, size_t row, const double *params)
+{
+	struct elems	 el = *e;
+	double		 sum = 0.0;
+	size_t		 i;
+
+	el.n = row;
+	for (i = 0; i < e->n; i += row) {
+		el.x = e->x + i;
+		el.y = e->y + i;
+		el.w = e->w != NULL ? e->w + i : NULL;
+		sum += bcel_pw_sum(&el, params);
+	}
+	return sum;
+}
+
 /* A positive weight is per entry of the last dimension: that is, an
  * array of one row, z of the loop over each row in turn. */
 static int
@@ -1325,8 +1525,8 @@ bcel_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 	const struct tensor	*w = in->t[LOSS_WEIGHTS];
 	const double		*pw = spec->list;
 	struct elems		 el = { x->data, y->data, NULL, NULL, x->n };
-	double			 sum = 0.0;
-	size_t			 i, last;
+	double			 sum;
+	size_t			 last;
 
 	if (check_elementwise(&kinds[spec->type], x, y, w, e) == -1)
 		return -1;
@@ -1338,16 +1538,15 @@ bcel_batch(const struct loss_spec *spec, const struct loss_inputs *in,
 
 	if (w != NULL)
 		el.w = w->data;
-	if (pw == NULL)
+	el.z = pw;
+	if (pw == NULL && vmath_vector())
+		sum = bcel_vsum(&el, spec->params);
+	else if (pw == NULL)
 		sum = bcel_sum(&el, spec->params);
-	for (i = 0; pw != NULL && i < x->n; i += last) {
-		el.x = x->data + i;
-		el.y = y->data + i;
-		el.z = pw;
-		el.w = w != NULL ? w->data + i : NULL;
-		el.n = last;
-		sum += bcel_pw_sum(&el, spec->params);
-	}
+	else if (vmath_vector())
+		sum = bcel_pw_vsum(&el, last, spec->params);
+	else
+		sum = bcel_pw_rows(&el, last, spec->params);
 	out->s[0] = sum;
 	out->s[1] = (double)x->n;
 	out->n = 2;
