@@ -381,6 +381,7 @@ api_run_put(struct api *api, const struct api_request *req,
 	struct run_spec		 rs;
 	struct run		 run;
 	enum store_outcome	 outcome;
+	int			 tries, rc;
 
 	if (codec_run_spec(req->body, req->len, &rs, &err) == -1) {
 		api_codec_error(rep, &err);
@@ -395,12 +396,24 @@ api_run_put(struct api *api, const struct api_request *req,
 		}
 		goto out;
 	}
-	if (api_run_ensure(api, req->seg[1], &rs, &outcome) != 0) {
-		api_internal(rep);
-		goto out;
+	/* A DELETE may come between the write and the read back: the
+	 * run is then made again. */
+	for (tries = 0;; tries++) {
+		if (api_run_ensure(api, req->seg[1], &rs, &outcome) != 0) {
+			api_internal(rep);
+			goto out;
+		}
+		rc = api_run_load(api, req->seg[1], &run, rep);
+		if (rc == 0)
+			break;
+		if (rc != STORE_NOTFOUND || tries == 2) {
+			if (rc == STORE_NOTFOUND)
+				api_error(rep, 409, "conflict", "run \"%s\""
+				    " was deleted again and again while this"
+				    " request made it", req->seg[1]);
+			goto out;
+		}
 	}
-	if (api_run_load(api, req->seg[1], &run, rep) != 0)
-		goto out;
 	if (outcome == STORE_CONFLICT)
 		api_error(rep, 409, "conflict", "run \"%s\" exists with other"
 		    " losses: %s", req->seg[1], run.row.losses);
@@ -698,8 +711,10 @@ api_digest(const struct api_request *req, char *out, size_t len)
  * under the id in the same transaction as the write, which the
  * store's writer thread applies.  write returns 0, -1 when the store
  * failed, or 1 when it refused the request, having set an error reply.
+ * Returns 1 when the run was read from the cache and is no longer the
+ * stored one: the caller may try again, with the run the store holds.
  */
-static void
+static int
 api_write(struct api *api, const struct api_request *req, struct run *run,
     const char *id, int (*write)(struct api *, const void *),
     const void *arg, cJSON *doc, struct api_reply *rep)
@@ -728,11 +743,12 @@ api_write(struct api *api, const struct api_request *req, struct run *run,
 		free(j.text);
 		if (!j.refused)
 			api_internal(rep);
-		return;
+		return j.gone && run->shared != NULL;
 	}
 	free(rep->body);
 	rep->body = j.text;
 	rep->status = 200;
+	return 0;
 }
 
 /* What api_batch_write() adds to the store. */
@@ -836,29 +852,22 @@ api_batch_inputs(const struct run *run, const struct batch_req *b,
 	return 0;
 }
 
-static void
-api_batch_post(struct api *api, const struct api_request *req,
-    struct api_reply *rep)
+/* Posts a decoded batch to its run; 1 when the run had changed under a
+ * cached copy of it, for api_batch_post() to try again. */
+static int
+api_batch_apply(struct api *api, const struct api_request *req,
+    const struct batch_req *b, struct api_reply *rep)
 {
-	struct codec_error	 err;
-	struct batch_req	 b;
 	struct run		 run;
 	struct loss_stats	*batch = NULL;
 	struct batch_write	 ctx;
 	char			 why[256];
 	size_t			 i;
-	int			 rc;
+	int			 stale = 0;
 
-	rc = req->parts != NULL ?
-	    codec_batch_parts(req->parts, req->nparts, &b, &err) :
-	    codec_batch(req->body, req->len, &b, &err);
-	if (rc == -1) {
-		api_codec_error(rep, &err);
-		return;
-	}
 	if (api_run_for_post(api, req->seg[1], &run, rep) == -1)
-		goto out;
-	if (api_batch_inputs(&run, &b, rep) == -1)
+		return 0;
+	if (api_batch_inputs(&run, b, rep) == -1)
 		goto done;
 	if ((batch = calloc(run.nterms, sizeof(*batch))) == NULL) {
 		api_error(rep, 500, "internal", "out of memory");
@@ -866,7 +875,7 @@ api_batch_post(struct api *api, const struct api_request *req,
 	}
 	/* The math runs before the store is locked. */
 	for (i = 0; i < run.nterms; i++) {
-		if (loss_batch(&run.terms[i].spec, &b.inputs, &batch[i], why,
+		if (loss_batch(&run.terms[i].spec, &b->inputs, &batch[i], why,
 		    sizeof(why)) == -1) {
 			api_error(rep, 400, "invalid_field", "%s (loss term"
 			    " \"%s\", %s)", why, run.terms[i].name,
@@ -876,16 +885,37 @@ api_batch_post(struct api *api, const struct api_request *req,
 	}
 
 	ctx.run = &run;
-	ctx.b = &b;
+	ctx.b = b;
 	ctx.stats = batch;
 	ctx.rep = rep;
-	api_write(api, req, &run, b.id, api_batch_write, &ctx,
-	    api_batch_json(req->seg[1], &run, &b, batch), rep);
+	stale = api_write(api, req, &run, b->id, api_batch_write, &ctx,
+	    api_batch_json(req->seg[1], &run, b, batch), rep);
 
 done:
 	free(batch);
 	api_run_free(&run);
-out:
+	return stale;
+}
+
+static void
+api_batch_post(struct api *api, const struct api_request *req,
+    struct api_reply *rep)
+{
+	struct codec_error	 err;
+	struct batch_req	 b;
+	int			 rc;
+
+	rc = req->parts != NULL ?
+	    codec_batch_parts(req->parts, req->nparts, &b, &err) :
+	    codec_batch(req->body, req->len, &b, &err);
+	if (rc == -1) {
+		api_codec_error(rep, &err);
+		return;
+	}
+	/* A run deleted or replaced behind the cache's back, by another
+	 * process say, is read again once. */
+	if (api_batch_apply(api, req, &b, rep))
+		api_batch_apply(api, req, &b, rep);
 	codec_batch_free(&b);
 }
 
@@ -965,40 +995,53 @@ api_scalars_write(struct api *api, const void *arg)
 	return 0;
 }
 
+/* Posts decoded scalars to their run; 1 when the run had changed under
+ * a cached copy of it, as api_batch_apply(). */
+static int
+api_scalars_apply(struct api *api, const struct api_request *req,
+    const struct scalars_req *s, struct api_reply *rep)
+{
+	struct run		 run;
+	struct scalars_write	 ctx;
+	cJSON			*o, *vals;
+	size_t			 i;
+	int			 stale = 0;
+
+	if (api_run_for_post(api, req->seg[1], &run, rep) == -1)
+		return 0;
+	if (api_scalar_names(api, &run, s, rep) == -1)
+		goto done;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "run", req->seg[1]);
+	cJSON_AddNumberToObject(o, "step", (double)s->step);
+	cJSON_AddStringToObject(o, "split", s->split);
+	vals = cJSON_AddObjectToObject(o, "values");
+	for (i = 0; i < s->n; i++)
+		cJSON_AddItemToObject(vals, s->names[i],
+		    codec_number(s->values[i]));
+	ctx.run = &run;
+	ctx.s = s;
+	stale = api_write(api, req, &run, s->id, api_scalars_write, &ctx, o,
+	    rep);
+
+done:
+	api_run_free(&run);
+	return stale;
+}
+
 static void
 api_scalars_post(struct api *api, const struct api_request *req,
     struct api_reply *rep)
 {
 	struct codec_error	 err;
 	struct scalars_req	 s;
-	struct run		 run;
-	struct scalars_write	 ctx;
-	cJSON			*o, *vals;
-	size_t			 i;
 
 	if (codec_scalars(req->body, req->len, &s, &err) == -1) {
 		api_codec_error(rep, &err);
 		return;
 	}
-	if (api_run_for_post(api, req->seg[1], &run, rep) == -1)
-		goto out;
-	if (api_scalar_names(api, &run, &s, rep) == -1)
-		goto done;
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "run", req->seg[1]);
-	cJSON_AddNumberToObject(o, "step", (double)s.step);
-	cJSON_AddStringToObject(o, "split", s.split);
-	vals = cJSON_AddObjectToObject(o, "values");
-	for (i = 0; i < s.n; i++)
-		cJSON_AddItemToObject(vals, s.names[i],
-		    codec_number(s.values[i]));
-	ctx.run = &run;
-	ctx.s = &s;
-	api_write(api, req, &run, s.id, api_scalars_write, &ctx, o, rep);
-
-done:
-	api_run_free(&run);
-out:
+	if (api_scalars_apply(api, req, &s, rep))
+		api_scalars_apply(api, req, &s, rep);
 	codec_scalars_free(&s);
 }
 

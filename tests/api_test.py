@@ -579,8 +579,8 @@ class RunTest(ApiTest):
         self.assertEqual([p[:2] for p in self.history(name, "mse")],
                          [[0, 5]])
 
-        # Replaced behind the daemon's back: the first post is refused,
-        # having written nothing, and the next one counts.
+        # Replaced behind the daemon's back: the post reads the run
+        # again and counts with its losses.
         other = self.run_name()
         self.put_run(other, {"losses": [{"type": "mae"}]}, status=201)
         conn = sqlite3.connect(self.d.db, timeout=30)
@@ -591,14 +591,21 @@ class RunTest(ApiTest):
             conn.execute("INSERT INTO runs (name, losses, created)"
                          " VALUES (?, ?, 1e9)", (name, losses))
         conn.close()
-        r = self.call("POST", run_path(name, "/batches"),
-                      {"step": 1, "predictions": [1.0, 3.0],
-                       "targets": [0.0, 0.0]})
-        self.assertError(r, 409, "conflict", name)
         body = self.post_batch(name, 2, [1.0, 3.0], [0.0, 0.0])
         self.assertEqual(body["losses"], {"mae": 2})
         self.assertEqual([p[:2] for p in self.history(name, "mae")],
                          [[2, 2]])
+        # Deleted behind its back: the post makes the run anew, with
+        # the default losses, as it would for any new name.
+        conn = sqlite3.connect(self.d.db, timeout=30)
+        with conn:
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("DELETE FROM runs WHERE name = ?", (name,))
+        conn.close()
+        body = self.post_scalars(name, 3, {"lr": 0.5})
+        self.assertEqual(body["values"], {"lr": 0.5})
+        self.assertEqual(self.ok("GET", run_path(name))["losses"][0]
+                         ["type"], "mse")
 
     def test_delete_and_get_missing_run(self):
         for method in ("GET", "DELETE"):
