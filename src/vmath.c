@@ -22,11 +22,12 @@
 #include <immintrin.h>
 
 /* libmvec's AVX2 variants (ISA 'd' of the x86-64 vector function ABI:
- * four doubles in a ymm register). */
-__m256d	_ZGVdN4v_exp(__m256d);
-__m256d	_ZGVdN4v_log(__m256d);
-__m256d	_ZGVdN4v_log1p(__m256d);
-__m256d	_ZGVdN4v_sinh(__m256d);
+ * four doubles in a ymm register), which only AVX2 code may call. */
+#define AVX2	__attribute__((target("avx2")))
+AVX2 __m256d	_ZGVdN4v_exp(__m256d);
+AVX2 __m256d	_ZGVdN4v_log(__m256d);
+AVX2 __m256d	_ZGVdN4v_log1p(__m256d);
+AVX2 __m256d	_ZGVdN4v_sinh(__m256d);
 #endif
 
 /*

@@ -22,9 +22,11 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const TOP = process.env.TOP_SRCDIR || path.dirname(HERE);
 export const LOSSMOND = process.env.LOSSMOND ||
     path.join(TOP, 'src', 'lossmond');
-// Generous, for things to appear; three times as long when the daemon
-// runs under a wrapper such as valgrind, as the hang limit below.
-export const DEADLINE = process.env.LOSSMON_WRAPPER ? 90000 : 30000;
+// How much longer everything takes when the daemon runs under a wrapper
+// such as valgrind, which also runs its threads one at a time.
+const SLOWER = process.env.LOSSMON_WRAPPER ? 6 : 1;
+// Generous, for things to appear.
+export const DEADLINE = 30000 * SLOWER;
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu',
 	'--no-first-run', '--disable-background-networking',
@@ -80,8 +82,8 @@ export function requireBrowser() {
 }
 
 // A test's temporary folder, its daemons and its browser; everything
-// is cleaned up on exit, and a hang ends the process (after three times
-// as long when the daemon runs under a wrapper such as valgrind).
+// is cleaned up on exit, and a hang ends the process (after SLOWER
+// times as long).
 export function workspace(prefix, hangMs) {
 	const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 	const daemons = [];
@@ -101,7 +103,7 @@ export function workspace(prefix, hangMs) {
 			console.error(d.log().slice(-3000)
 			    .replace(/^/gm, '# '));
 		process.exit(1);
-	}, process.env.LOSSMON_WRAPPER ? 3 * hangMs : hangMs).unref();
+	}, SLOWER * hangMs).unref();
 	for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 		process.on(sig, () => {
 			console.error('# interrupted by ' + sig);
