@@ -671,6 +671,11 @@ codec_batch_parts(const struct codec_part *parts, size_t n,
 		    " is missing (a JSON object with step, split and id)");
 		goto fail;
 	}
+	if (meta->len == 0) {
+		codec_invalid(err, "part \"batch\" is empty (a JSON object"
+		    " with step, split and id)");
+		goto fail;
+	}
 	return codec_batch_into((const char *)meta->data, meta->len, req,
 	    err);
 

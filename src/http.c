@@ -67,7 +67,7 @@ struct exchange {
 	size_t		 fed;		/* bytes given to form so far */
 	struct upload	 parts[MAX_PARTS];
 	size_t		 nparts;
-	int		 bad_form;
+	const char	*bad_form;	/* what is wrong with the form */
 	struct timespec	 start;
 	char		*args[8];	/* decoded query arguments */
 	size_t		 nargs;
@@ -280,7 +280,7 @@ http_api(struct http *h, struct MHD_Connection *c, struct exchange *x,
 	struct api_reply	 rep;
 	struct MHD_Response	*resp;
 	struct codec_part	 parts[MAX_PARTS];
-	char			 buf[2048], *seg[ROUTE_MAX_SEGMENTS];
+	char			 buf[2048], *seg[ROUTE_MAX_SEGMENTS], msg[128];
 	const char		*path = url + strlen(API_PREFIX);
 	size_t			 nseg, i;
 
@@ -296,11 +296,12 @@ http_api(struct http *h, struct MHD_Connection *c, struct exchange *x,
 	req.arg_ctx = x;
 	req.body = x->body;
 	req.len = x->len;
+	if (x->bad_form != NULL) {
+		snprintf(msg, sizeof(msg), "multipart/form-data: %s",
+		    x->bad_form);
+		return http_error(c, x, method, url, 400, "bad_form", msg);
+	}
 	if (x->form != NULL) {
-		if (x->bad_form)
-			return http_error(c, x, method, url, 400, "bad_form",
-			    "the multipart/form-data body is malformed or has"
-			    " more than 16 parts");
 		for (i = 0; i < x->nparts; i++) {
 			parts[i].name = x->parts[i].name;
 			parts[i].data = x->parts[i].data;
@@ -489,9 +490,11 @@ http_dispatch(struct http *h, struct MHD_Connection *c, struct exchange *x,
 }
 
 /*
- * Takes a chunk of a part of a multipart/form-data body: a chunk at
- * offset 0 starts a new part.  The parts together may not pass the
- * body limit.
+ * Takes a chunk of a part of a multipart/form-data body.  A chunk at
+ * offset 0 starts a new part, except after an empty chunk at offset 0
+ * of the same name: libmicrohttpd gives one when a read ends a few
+ * bytes into a value, and the value's first bytes follow, again at
+ * offset 0.  The parts together may not pass the body limit.
  */
 static enum MHD_Result
 http_part(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -499,7 +502,7 @@ http_part(void *cls, enum MHD_ValueKind kind, const char *key,
     const char *data, uint64_t off, size_t size)
 {
 	struct exchange	*x = cls;
-	struct upload	*u;
+	struct upload	*u = x->nparts > 0 ? &x->parts[x->nparts - 1] : NULL;
 	unsigned char	*p;
 	size_t		 cap, total = 0, i;
 
@@ -513,23 +516,35 @@ http_part(void *cls, enum MHD_ValueKind kind, const char *key,
 		x->too_large = 1;
 		return MHD_YES;
 	}
-	if (off == 0) {
-		if (x->nparts == MAX_PARTS || key == NULL) {
-			x->bad_form = 1;
+	if (off == 0 && (u == NULL || u->len > 0 || key == NULL ||
+	    strcmp(u->name, key) != 0)) {
+		if (key == NULL) {
+			x->bad_form = "a part has no name";
 			return MHD_NO;
+		}
+		if (x->nparts == MAX_PARTS) {
+			x->bad_form = "the body has more than 16 parts";
+			return MHD_NO;
+		}
+		if (u != NULL && u->cap > u->len && (p = realloc(u->data,
+		    u->len > 0 ? u->len : 1)) != NULL) {
+			/* Gives back what the part reserved and left. */
+			u->data = p;
+			u->cap = u->len > 0 ? u->len : 1;
 		}
 		u = &x->parts[x->nparts++];
 		snprintf(u->name, sizeof(u->name), "%s", key);
 	}
-	if (x->nparts == 0)
+	if (u == NULL)
 		return MHD_NO;
-	u = &x->parts[x->nparts - 1];
 	if (u->len + size > u->cap) {
 		/* A part is at most the rest of an announced body: reserving
 		 * that once spares the copies of growing a large part, and
-		 * pages never written cost no memory. */
+		 * pages never written cost no memory.  The part before gave
+		 * back what it did not use, so the parts of a request never
+		 * reserve more than its length. */
 		cap = (u->len + size) * 2;
-		if (off == 0 && x->announced > x->fed &&
+		if (u->len == 0 && x->announced > x->fed &&
 		    x->announced - x->fed > size)
 			cap = x->announced - x->fed;
 		if ((p = realloc(u->data, cap)) == NULL) {
@@ -575,7 +590,8 @@ http_begin_body(struct http *h, struct MHD_Connection *c,
 	    0) {
 		if ((x->form = MHD_create_post_processor(c, 65536, http_part,
 		    x)) == NULL)
-			x->bad_form = 1;
+			x->bad_form = "the Content-Type has no usable boundary"
+			    " (multipart/form-data; boundary=...)";
 		return;
 	}
 	if (n != 0 && (x->body = malloc((size_t)n + 1)) != NULL)
@@ -639,13 +655,16 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	if (*size != 0) {
-		if (x->unauthorized) {
-			/* Dropped: it is answered 401 anyway. */
+		if (x->unauthorized || x->bad_form != NULL || x->too_large) {
+			/* Dropped: the request is refused anyway. */
 		} else if (x->form == NULL)
 			http_body(h, x, data, *size);
-		else if (!x->bad_form) {
-			if (MHD_post_process(x->form, data, *size) != MHD_YES)
-				x->bad_form = 1;
+		else if (x->fed + *size > h->o.max_body)
+			x->too_large = 1;	/* even outside the parts */
+		else {
+			if (MHD_post_process(x->form, data, *size) != MHD_YES &&
+			    x->bad_form == NULL)
+				x->bad_form = "the body is malformed";
 			x->fed += *size;
 		}
 		*size = 0;

@@ -9,8 +9,10 @@ import http.client
 import json
 import math
 import os
+import socket
 import struct
 import sys
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -54,10 +56,11 @@ def npy(a, dtype="<f8", fortran=False):
                                           *values))
 
 
-def form(parts):
-    """A multipart/form-data body of (name, bytes) parts."""
+def form(parts, preamble=b""):
+    """A multipart/form-data body of (name, bytes) parts, after the text
+    preamble, which a reader of the form ignores."""
     boundary = uuid.uuid4().hex
-    body = b""
+    body = preamble
     for name, data in parts:
         body += (b"--" + boundary.encode() + b"\r\n" +
                  b'Content-Disposition: form-data; name="' + name.encode() +
@@ -210,21 +213,103 @@ class BinaryTest(unittest.TestCase):
                                       b["expected"]),
                                 (reply, b["expected"]))
 
+    def test_reads_that_end_inside_a_part(self):
+        """A body whose reads end anywhere, even a few bytes into a
+        part's value (where libmicrohttpd reports the part's start
+        twice), is taken as if it came at once."""
+        self.put("npy-cuts", [{"type": "mse"}])
+        b = self.cases["mse/1d"]["batches"][0]
+        body, ctype = form([("batch", b'{"step": 0}'),
+                            ("predictions", npy(b["predictions"])),
+                            ("targets", npy(b["targets"]))])
+        head = ("POST /api/v1/runs/npy-cuts/batches HTTP/1.1\r\n"
+                "Host: lossmon\r\nContent-Type: %s\r\n"
+                "Content-Length: %d\r\nConnection: close\r\n\r\n"
+                % (ctype, len(body))).encode()
+        cuts = set()
+        for name in (b"batch", b"predictions", b"targets"):
+            value = body.index(b"\r\n\r\n", body.index(
+                b'name="' + name)) + 4
+            cuts.update(range(value - 2, value + 8))
+        host, port = self.d.url.split("//")[1].rsplit(":", 1)
+        for cut in sorted(cuts):
+            with self.subTest(cut=cut):
+                with socket.create_connection((host, int(port)),
+                                              timeout=30) as s:
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    s.sendall(head + body[:cut])
+                    time.sleep(0.05)    # the daemon reads the first piece
+                    s.sendall(body[cut:])
+                    reply = b""
+                    while chunk := s.recv(65536):
+                        reply += chunk
+                status = int(reply.split(b" ", 2)[1])
+                answer = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+                self.assertEqual(status, 200, answer)
+                self.assertTrue(close(answer["losses"]["mse"],
+                                      b["expected"]), answer)
+
+    def test_small_parts_reserve_at_most_the_body(self):
+        """Each part may reserve the rest of the announced body, and
+        gives back what it did not use when the next one starts: sixteen
+        tiny parts do not reserve sixteen times the body."""
+        with daemon.Daemon() as d:
+            status = "/proc/%d/status" % d.proc.pid
+            def vm(field):
+                with open(status) as f:
+                    for line in f:
+                        if line.startswith(field + ":"):
+                            return int(line.split()[1]) * 1024
+            before = vm("VmSize")
+            if daemon.WRAPPER or before > 1 << 40:
+                self.skipTest("valgrind or a sanitizer manages memory")
+            body, ctype = form([("p%d" % i, b"x") for i in range(15)] +
+                               [("p15", bytes(60 * 1000 * 1000))])
+            conn = http.client.HTTPConnection(d.url.split("//")[1],
+                                              timeout=60)
+            conn.request("POST", "/api/v1/runs/tiny/batches", body=body,
+                         headers={"Content-Type": ctype})
+            r = conn.getresponse()
+            reply = json.loads(r.read())
+            conn.close()
+            self.assertEqual(r.status, 400, reply)
+            self.assertIn("p0", reply["error"]["message"])
+            # A part of 60 MB, a thread's stack and its malloc arena fit;
+            # sixteen reservations of the body (960 MB) do not.
+            self.assertLess(vm("VmPeak") - before, 300 * 1000 * 1000)
+
+    def test_form_errors_name_the_problem(self):
+        for ctype, word in (("multipart/form-data", "boundary"),
+                            ("multipart/form-data; boundary=", "boundary")):
+            with self.subTest(ctype=ctype):
+                status, body, _ = self.d.request(
+                    "POST", "/api/v1/runs/npy-bad/batches",
+                    raw=b'{"step": 0}', headers={"Content-Type": ctype})
+                self.assertEqual(status, 400, body)
+                self.assertEqual(body["error"]["code"], "bad_form", body)
+                self.assertIn(word, body["error"]["message"], body)
+
     def test_body_over_the_limit(self):
         """A multipart body past max_body_bytes is refused, announced
         or not, and the daemon goes on."""
         body, ctype = form([("batch", b'{"step": 0}'),
                             ("predictions", npy([0.5] * 1000)),
                             ("targets", npy([0.0] * 1000))])
+        # Before the first boundary, text that is no part still counts.
+        preamble, pctype = form([("batch", b'{"step": 0}')],
+                                preamble=b"x" * 8000 + b"\r\n")
         with daemon.Daemon(config={"max_body_bytes": 4096}) as d:
-            for chunked in (False, True):
-                with self.subTest(chunked=chunked):
+            for what, chunked in (("parts", False), ("parts", True),
+                                  ("preamble", True)):
+                with self.subTest(what=what, chunked=chunked):
+                    data = body if what == "parts" else preamble
+                    ct = ctype if what == "parts" else pctype
                     conn = http.client.HTTPConnection(
                         d.url.split("//")[1], timeout=60)
                     conn.request("POST", "/api/v1/runs/over/batches",
-                                 body=iter([body]) if chunked else body,
+                                 body=iter([data]) if chunked else data,
                                  encode_chunked=chunked,
-                                 headers={"Content-Type": ctype})
+                                 headers={"Content-Type": ct})
                     r = conn.getresponse()
                     reply = json.loads(r.read())
                     conn.close()
@@ -260,6 +345,8 @@ class BinaryTest(unittest.TestCase):
               ("targets", good)], 400, "invalid_field", "step"),
             ([("batch", b'{"step": 1'), ("predictions", good),
               ("targets", good)], 400, "bad_json", "JSON"),
+            ([("batch", b""), ("predictions", good), ("targets", good)],
+             400, "invalid_field", "batch"),
         ]
         for parts, status, code, word in cases:
             with self.subTest(parts=[p[0] for p in parts], word=word):
