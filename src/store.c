@@ -180,14 +180,15 @@ struct job {
 #define PAGE_SIZE	"1024"
 
 /*
- * WAL pages after which a commit copies them into the database.  The
+ * Bytes of WAL after which a commit copies it into the database.  The
  * copy holds every write back while it runs (about a millisecond), and
  * costs about the same whatever its length: training writes the same
- * few pages again and again, which it copies once each.  Forty times
- * SQLite's default makes those waits forty times rarer, for a WAL of
- * up to 40 MB on disk.
+ * few pages again and again, which it copies once each.  40 MB, forty
+ * times SQLite's default with pages of 1 KiB, makes those waits forty
+ * times rarer; a database made with larger pages checkpoints after as
+ * many bytes, in fewer pages.
  */
-#define CHECKPOINT_PAGES	40000
+#define CHECKPOINT_BYTES	(40 * 1000 * 1000)
 
 /*
  * Writes go through one writer thread, which applies every job queued
@@ -306,6 +307,24 @@ store_lookup(struct conn *c, sqlite3_stmt *s, const char *what)
 	}
 }
 
+/* Reads an integer PRAGMA, such as user_version or page_size. */
+static int
+store_pragma(struct conn *c, const char *name, int *v)
+{
+	sqlite3_stmt	*s;
+	char		 sql[64];
+	int		 rc = -1;
+
+	snprintf(sql, sizeof(sql), "PRAGMA %s", name);
+	if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW) {
+		*v = sqlite3_column_int(s, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /*
  * Applies the migrations the file has not seen, each in a transaction
  * with the new PRAGMA user_version.  A file from a newer lossmond is
@@ -314,20 +333,14 @@ store_lookup(struct conn *c, sqlite3_stmt *s, const char *what)
 static int
 store_migrate(struct conn *c, char *err, size_t errlen)
 {
-	sqlite3_stmt	*s;
 	int		 version;
 	size_t		 i;
 	char		 sql[64];
 
-	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &s,
-	    NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+	if (store_pragma(c, "user_version", &version) == -1) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
-		sqlite3_finalize(s);
 		return -1;
 	}
-	version = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-
 	if (version < 0 || (size_t)version > store_nmigrations) {
 		snprintf(err, errlen, "the database has schema version %d;"
 		    " this lossmond knows up to %zu", version,
@@ -362,7 +375,7 @@ store_connect(struct conn *c, const char *path, const char *synchronous,
     int writer, char *err, size_t errlen)
 {
 	char	 sql[64];
-	int	 i;
+	int	 i, page;
 
 	pthread_mutex_init(&c->lock, NULL);
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
@@ -382,8 +395,8 @@ store_connect(struct conn *c, const char *path, const char *synchronous,
 	}
 	if (writer && store_migrate(c, err, errlen) == -1)
 		return -1;
-	if (writer)
-		sqlite3_wal_autocheckpoint(c->db, CHECKPOINT_PAGES);
+	if (writer && store_pragma(c, "page_size", &page) == 0 && page > 0)
+		sqlite3_wal_autocheckpoint(c->db, CHECKPOINT_BYTES / page);
 	for (i = 0; i < S_NSTMTS; i++) {
 		if (!writer && store_writes(i))
 			continue;	/* a reader's: NULL, never used */
