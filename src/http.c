@@ -65,6 +65,7 @@ struct exchange {
 	struct MHD_PostProcessor *form;	/* multipart/form-data, or NULL */
 	size_t		 announced;	/* Content-Length, or 0 */
 	size_t		 fed;		/* bytes given to form so far */
+	size_t		 reserved;	/* bytes the parts allocated */
 	struct upload	 parts[MAX_PARTS];
 	size_t		 nparts;
 	const char	*bad_form;	/* what is wrong with the form */
@@ -504,7 +505,7 @@ http_part(void *cls, enum MHD_ValueKind kind, const char *key,
 	struct exchange	*x = cls;
 	struct upload	*u = x->nparts > 0 ? &x->parts[x->nparts - 1] : NULL;
 	unsigned char	*p;
-	size_t		 cap, total = 0, i;
+	size_t		 cap, most, total = 0, i;
 
 	(void)kind;
 	(void)filename;
@@ -526,31 +527,34 @@ http_part(void *cls, enum MHD_ValueKind kind, const char *key,
 			x->bad_form = "the body has more than 16 parts";
 			return MHD_NO;
 		}
-		if (u != NULL && u->cap > u->len && (p = realloc(u->data,
-		    u->len > 0 ? u->len : 1)) != NULL) {
-			/* Gives back what the part reserved and left. */
-			u->data = p;
-			u->cap = u->len > 0 ? u->len : 1;
-		}
 		u = &x->parts[x->nparts++];
 		snprintf(u->name, sizeof(u->name), "%s", key);
 	}
 	if (u == NULL)
 		return MHD_NO;
 	if (u->len + size > u->cap) {
-		/* A part is at most the rest of an announced body: reserving
-		 * that once spares the copies of growing a large part, and
-		 * pages never written cost no memory.  The part before gave
-		 * back what it did not use, so the parts of a request never
-		 * reserve more than its length. */
 		cap = (u->len + size) * 2;
-		if (u->len == 0 && x->announced > x->fed &&
-		    x->announced - x->fed > size)
-			cap = x->announced - x->fed;
+		if (x->announced > x->fed) {
+			/*
+			 * A part is at most what it holds and the rest of an
+			 * announced body.  A part longer than its first chunk
+			 * reserves that at once, which spares the copies of
+			 * growing it, while the parts of the request reserve
+			 * at most twice its length.  Pages never written cost
+			 * no memory.
+			 */
+			most = u->len + (x->announced - x->fed);
+			if (cap > most || (u->len > 0 &&
+			    x->reserved - u->cap + most <= 2 * x->announced))
+				cap = most;
+			if (cap < u->len + size)
+				cap = u->len + size;
+		}
 		if ((p = realloc(u->data, cap)) == NULL) {
 			x->too_large = 1;
 			return MHD_YES;
 		}
+		x->reserved += cap - u->cap;
 		u->data = p;
 		u->cap = cap;
 	}

@@ -213,48 +213,64 @@ class BinaryTest(unittest.TestCase):
                                       b["expected"]),
                                 (reply, b["expected"]))
 
+    def post_in_pieces(self, d, run, parts, cuts):
+        """Posts a form whose body is sent in pieces ending at the
+        offsets cuts, each given time to be read on its own."""
+        body, ctype = form(parts)
+        head = ("POST /api/v1/runs/%s/batches HTTP/1.1\r\n"
+                "Host: lossmon\r\nContent-Type: %s\r\n"
+                "Content-Length: %d\r\nConnection: close\r\n\r\n"
+                % (run, ctype, len(body))).encode()
+        host, port = d.url.split("//")[1].rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=60) as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.sendall(head)
+            start = 0
+            for cut in sorted(cuts(body)) + [len(body)]:
+                s.sendall(body[start:cut])
+                start = cut
+                time.sleep(0.05)
+            reply = b""
+            while chunk := s.recv(65536):
+                reply += chunk
+        return (int(reply.split(b" ", 2)[1]),
+                json.loads(reply.split(b"\r\n\r\n", 1)[1]))
+
+    @staticmethod
+    def value_starts(body):
+        """The offset of each part's value in a form's body."""
+        i = 0
+        while (i := body.find(b"Content-Disposition", i)) != -1:
+            i = body.index(b"\r\n\r\n", i) + 4
+            yield i
+
     def test_reads_that_end_inside_a_part(self):
         """A body whose reads end anywhere, even a few bytes into a
         part's value (where libmicrohttpd reports the part's start
         twice), is taken as if it came at once."""
         self.put("npy-cuts", [{"type": "mse"}])
         b = self.cases["mse/1d"]["batches"][0]
-        body, ctype = form([("batch", b'{"step": 0}'),
-                            ("predictions", npy(b["predictions"])),
-                            ("targets", npy(b["targets"]))])
-        head = ("POST /api/v1/runs/npy-cuts/batches HTTP/1.1\r\n"
-                "Host: lossmon\r\nContent-Type: %s\r\n"
-                "Content-Length: %d\r\nConnection: close\r\n\r\n"
-                % (ctype, len(body))).encode()
-        cuts = set()
-        for name in (b"batch", b"predictions", b"targets"):
-            value = body.index(b"\r\n\r\n", body.index(
-                b'name="' + name)) + 4
-            cuts.update(range(value - 2, value + 8))
-        host, port = self.d.url.split("//")[1].rsplit(":", 1)
-        for cut in sorted(cuts):
-            with self.subTest(cut=cut):
-                with socket.create_connection((host, int(port)),
-                                              timeout=30) as s:
-                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    s.sendall(head + body[:cut])
-                    time.sleep(0.05)    # the daemon reads the first piece
-                    s.sendall(body[cut:])
-                    reply = b""
-                    while chunk := s.recv(65536):
-                        reply += chunk
-                status = int(reply.split(b" ", 2)[1])
-                answer = json.loads(reply.split(b"\r\n\r\n", 1)[1])
-                self.assertEqual(status, 200, answer)
-                self.assertTrue(close(answer["losses"]["mse"],
-                                      b["expected"]), answer)
+        parts = [("batch", b'{"step": 0}'),
+                 ("predictions", npy(b["predictions"])),
+                 ("targets", npy(b["targets"]))]
+        for delta in range(-2, 8):
+            with self.subTest(delta=delta):
+                status, reply = self.post_in_pieces(
+                    self.d, "npy-cuts", parts,
+                    lambda body: [v + delta
+                                  for v in self.value_starts(body)])
+                self.assertEqual(status, 200, reply)
+                self.assertTrue(close(reply["losses"]["mse"],
+                                      b["expected"]), reply)
 
-    def test_small_parts_reserve_at_most_the_body(self):
-        """Each part may reserve the rest of the announced body, and
-        gives back what it did not use when the next one starts: sixteen
-        tiny parts do not reserve sixteen times the body."""
+    def test_small_parts_reserve_at_most_twice_the_body(self):
+        """A part longer than its first piece may reserve the rest of
+        the announced body at once, but the parts of a request reserve
+        at most twice its length: sixteen small parts, each arriving in
+        two pieces, do not reserve sixteen times the body."""
         with daemon.Daemon() as d:
             status = "/proc/%d/status" % d.proc.pid
+
             def vm(field):
                 with open(status) as f:
                     for line in f:
@@ -263,19 +279,14 @@ class BinaryTest(unittest.TestCase):
             before = vm("VmSize")
             if daemon.WRAPPER or before > 1 << 40:
                 self.skipTest("valgrind or a sanitizer manages memory")
-            body, ctype = form([("p%d" % i, b"x") for i in range(15)] +
-                               [("p15", bytes(60 * 1000 * 1000))])
-            conn = http.client.HTTPConnection(d.url.split("//")[1],
-                                              timeout=60)
-            conn.request("POST", "/api/v1/runs/tiny/batches", body=body,
-                         headers={"Content-Type": ctype})
-            r = conn.getresponse()
-            reply = json.loads(r.read())
-            conn.close()
-            self.assertEqual(r.status, 400, reply)
+            got, reply = self.post_in_pieces(
+                d, "small", [("p%d" % i, b"xy") for i in range(15)] +
+                [("p15", bytes(40 * 1000 * 1000))],
+                lambda body: [v + 1 for v in self.value_starts(body)])
+            self.assertEqual(got, 400, reply)
             self.assertIn("p0", reply["error"]["message"])
-            # A part of 60 MB, a thread's stack and its malloc arena fit;
-            # sixteen reservations of the body (960 MB) do not.
+            # Twice the body, a part of 40 MB, a thread's stack and its
+            # malloc arena fit; sixteen times the body (640 MB) do not.
             self.assertLess(vm("VmPeak") - before, 300 * 1000 * 1000)
 
     def test_form_errors_name_the_problem(self):
