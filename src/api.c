@@ -1424,22 +1424,26 @@ api_losses_get(struct api_reply *rep, const char *method)
 typedef void (*api_handler)(struct api *, const struct api_request *,
     struct api_reply *);
 
+/* What a route reads of the request's body. */
+enum route_body { BODY_NONE, BODY_JSON, BODY_FORM };	/* form or JSON */
+
 struct route {
 	const char	*method;
 	size_t		 nseg;
 	const char	*last;		/* the last segment, or NULL for any */
 	api_handler	 fn;
+	enum route_body	 body;
 };
 
 static const struct route routes[] = {
-	{ "GET", 1, "runs", api_run_list },
-	{ "GET", 2, NULL, api_run_get },
-	{ "PUT", 2, NULL, api_run_put },
-	{ "DELETE", 2, NULL, api_run_delete },
-	{ "POST", 3, "batches", api_batch_post },
-	{ "POST", 3, "scalars", api_scalars_post },
-	{ "GET", 3, "metrics", api_metrics_get },
-	{ "GET", 3, "history", api_history_get },
+	{ "GET", 1, "runs", api_run_list, BODY_NONE },
+	{ "GET", 2, NULL, api_run_get, BODY_NONE },
+	{ "PUT", 2, NULL, api_run_put, BODY_JSON },
+	{ "DELETE", 2, NULL, api_run_delete, BODY_NONE },
+	{ "POST", 3, "batches", api_batch_post, BODY_FORM },
+	{ "POST", 3, "scalars", api_scalars_post, BODY_JSON },
+	{ "GET", 3, "metrics", api_metrics_get, BODY_NONE },
+	{ "GET", 3, "history", api_history_get, BODY_NONE },
 };
 
 static const char *const allows[] = {
@@ -1477,6 +1481,12 @@ api_handle(struct api *api, const struct api_request *req,
 		if (req->nseg > 1 && codec_check_name(req->seg[1], "run name",
 		    &err) == -1) {
 			api_codec_error(rep, &err);
+			return;
+		}
+		if (req->parts != NULL && r->body == BODY_JSON) {
+			api_error(rep, 415, "unsupported_media_type", "%s here"
+			    " takes a JSON body, not multipart/form-data (which"
+			    " only POST /runs/NAME/batches takes)", req->method);
 			return;
 		}
 		r->fn(api, req, rep);

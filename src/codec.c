@@ -642,8 +642,10 @@ codec_batch_parts(const struct codec_part *parts, size_t n,
     struct batch_req *req, struct codec_error *err)
 {
 	const struct codec_part	*meta = NULL;
+	const char		*body = "the request body";
 	enum loss_field		 f;
 	size_t			 i;
+	char			 msg[sizeof(err->message)];
 
 	memset(req, 0, sizeof(*req));
 	for (i = 0; i < n; i++) {
@@ -676,8 +678,16 @@ codec_batch_parts(const struct codec_part *parts, size_t n,
 		    " with step, split and id)");
 		goto fail;
 	}
-	return codec_batch_into((const char *)meta->data, meta->len, req,
-	    err);
+	if (codec_batch_into((const char *)meta->data, meta->len, req,
+	    err) == 0)
+		return 0;
+	/* Its JSON is the batch part's, not the request body's. */
+	if (strncmp(err->message, body, strlen(body)) == 0) {
+		snprintf(msg, sizeof(msg), "part \"batch\"%s",
+		    err->message + strlen(body));
+		snprintf(err->message, sizeof(err->message), "%s", msg);
+	}
+	return -1;
 
 twice:
 	codec_invalid(err, "part \"%.40s\" is given twice", parts[i].name);

@@ -176,7 +176,7 @@ http_send(struct MHD_Connection *c, struct exchange *x, const char *method,
 	log_info("http", "%s \"%s %s\" %u in=%zuB %.2fms",
 	    http_peer(c, peer, sizeof(peer)),
 	    log_escape(method, mesc, sizeof(mesc)),
-	    log_escape(url, esc, sizeof(esc)), status, x->len, ms);
+	    log_escape(url, esc, sizeof(esc)), status, x->len + x->fed, ms);
 	return ret;
 }
 
@@ -297,18 +297,29 @@ http_api(struct http *h, struct MHD_Connection *c, struct exchange *x,
 	req.arg_ctx = x;
 	req.body = x->body;
 	req.len = x->len;
+	if (x->form != NULL) {
+		/* libmicrohttpd tells whether the body reached its end. */
+		if (MHD_destroy_post_processor(x->form) != MHD_YES &&
+		    x->bad_form == NULL && x->nparts > 0)
+			x->bad_form = "the body ends before its closing"
+			    " delimiter (--boundary--)";
+		if (x->fed > 0 && x->nparts == 0 && x->bad_form == NULL)
+			x->bad_form = "no part begins with the Content-Type's"
+			    " boundary";
+		x->form = NULL;
+		req.parts = parts;
+	}
 	if (x->bad_form != NULL) {
 		snprintf(msg, sizeof(msg), "multipart/form-data: %s",
 		    x->bad_form);
 		return http_error(c, x, method, url, 400, "bad_form", msg);
 	}
-	if (x->form != NULL) {
+	if (req.parts != NULL) {
 		for (i = 0; i < x->nparts; i++) {
 			parts[i].name = x->parts[i].name;
 			parts[i].data = x->parts[i].data;
 			parts[i].len = x->parts[i].len;
 		}
-		req.parts = parts;
 		req.nparts = x->nparts;
 	}
 	api_handle(h->api, &req, &rep);

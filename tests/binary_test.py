@@ -290,15 +290,46 @@ class BinaryTest(unittest.TestCase):
             self.assertLess(vm("VmPeak") - before, 300 * 1000 * 1000)
 
     def test_form_errors_name_the_problem(self):
-        for ctype, word in (("multipart/form-data", "boundary"),
-                            ("multipart/form-data; boundary=", "boundary")):
-            with self.subTest(ctype=ctype):
-                status, body, _ = self.d.request(
-                    "POST", "/api/v1/runs/npy-bad/batches",
-                    raw=b'{"step": 0}', headers={"Content-Type": ctype})
-                self.assertEqual(status, 400, body)
-                self.assertEqual(body["error"]["code"], "bad_form", body)
-                self.assertIn(word, body["error"]["message"], body)
+        good = npy([1.0, 2.0])
+        body, ctype = form([("batch", b'{"step": 0}'), ("predictions", good),
+                            ("targets", good)])
+        end = body.rindex(b"--" + ctype.split("=")[1].encode() + b"--")
+        cases = [
+            (b'{"step": 0}', "multipart/form-data", "boundary"),
+            (b'{"step": 0}', "multipart/form-data; boundary=", "boundary"),
+            (body, ctype + "; charset=utf-8", "no part begins"),
+            (body[:end], ctype, "closing delimiter"),
+        ]
+        for raw, ct, word in cases:
+            with self.subTest(ctype=ct, length=len(raw)):
+                status, reply, _ = self.d.request(
+                    "POST", "/api/v1/runs/npy-bad/batches", raw=raw,
+                    headers={"Content-Type": ct})
+                self.assertEqual(status, 400, reply)
+                self.assertEqual(reply["error"]["code"], "bad_form", reply)
+                self.assertIn(word, reply["error"]["message"], reply)
+        # The closing delimiter needs no line break after it.
+        status, reply, _ = self.d.request(
+            "POST", "/api/v1/runs/npy-end/batches", raw=body[:-2],
+            headers={"Content-Type": ctype})
+        self.assertEqual(status, 200, reply)
+
+    def test_a_form_where_json_is_expected(self):
+        """Only batches take a form: elsewhere it is refused, not read
+        as an empty body."""
+        body, ctype = form([("losses", b'[{"type": "mae"}]')])
+        for method, path in (("PUT", "/api/v1/runs/form-put"),
+                             ("POST", "/api/v1/runs/form-put/scalars")):
+            with self.subTest(method=method, path=path):
+                status, reply, _ = self.d.request(
+                    method, path, raw=body, headers={"Content-Type": ctype})
+                self.assertEqual(status, 415, reply)
+                self.assertEqual(reply["error"]["code"],
+                                 "unsupported_media_type", reply)
+                self.assertIn("multipart/form-data",
+                              reply["error"]["message"])
+        status, reply, _ = self.d.request("GET", "/api/v1/runs/form-put")
+        self.assertEqual(status, 404, reply)
 
     def test_body_over_the_limit(self):
         """A multipart body past max_body_bytes is refused, announced
@@ -355,7 +386,8 @@ class BinaryTest(unittest.TestCase):
             ([("batch", b'{"step": -1}'), ("predictions", good),
               ("targets", good)], 400, "invalid_field", "step"),
             ([("batch", b'{"step": 1'), ("predictions", good),
-              ("targets", good)], 400, "bad_json", "JSON"),
+              ("targets", good)], 400, "bad_json",
+             'part "batch" is not valid JSON'),
             ([("batch", b""), ("predictions", good), ("targets", good)],
              400, "invalid_field", "batch"),
         ]
