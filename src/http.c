@@ -70,7 +70,10 @@ struct exchange {
 	size_t		 announced;	/* Content-Length, or 0 */
 	size_t		 fed;		/* bytes given to form so far */
 	size_t		 reserved;	/* bytes the parts allocated */
-	char		 tail[2];	/* of the form, before blanks */
+	const char	*boundary;	/* of the form, as libmicrohttpd */
+	size_t		 blen;		/* reads it, and its length */
+	char		*tail;		/* the form's last bytes */
+	size_t		 taillen, tailcap;
 	struct upload	 parts[MAX_PARTS];
 	size_t		 nparts;
 	const char	*bad_form;	/* what is wrong with the form */
@@ -278,6 +281,86 @@ http_error(struct MHD_Connection *c, struct exchange *x, const char *method,
 	    http_json(rep.body));
 }
 
+/*
+ * Reads the boundary of a form as libmicrohttpd does: all that follows
+ * "boundary=", less enclosing quotes.  A boundary followed by another
+ * parameter or a blank, which no boundary may hold, would never be
+ * found in the body: it is refused with the reason.
+ */
+static void
+http_form_boundary(struct exchange *x, const char *type)
+{
+	const char	*b = strstr(type + 19, "boundary=");
+
+	if (b == NULL) {
+		x->bad_form = "the Content-Type has no boundary";
+		return;
+	}
+	b += strlen("boundary=");
+	x->blen = strlen(b);
+	if (x->blen >= 2 && b[0] == '"' && b[x->blen - 1] == '"') {
+		b++;
+		x->blen -= 2;
+	}
+	if (x->blen == 0) {
+		x->bad_form = "the Content-Type has an empty boundary";
+		return;
+	}
+	if (memchr(b, ';', x->blen) != NULL || b[x->blen - 1] == ' ' ||
+	    b[x->blen - 1] == '\t') {
+		x->bad_form = "the boundary must be the Content-Type's last"
+		    " parameter, with nothing after it";
+		return;
+	}
+	x->boundary = b;
+	x->tailcap = x->blen + 16;
+	if ((x->tail = malloc(x->tailcap)) == NULL)
+		x->bad_form = "out of memory";
+}
+
+/* Keeps the last bytes of a form, enough to hold its closing delimiter
+ * and the line end before it. */
+static void
+http_form_tail(struct exchange *x, const char *data, size_t n)
+{
+	size_t	 drop;
+
+	if (n >= x->tailcap) {
+		memcpy(x->tail, data + n - x->tailcap, x->tailcap);
+		x->taillen = x->tailcap;
+		return;
+	}
+	if (x->taillen + n > x->tailcap) {
+		drop = x->taillen + n - x->tailcap;
+		memmove(x->tail, x->tail + drop, x->taillen - drop);
+		x->taillen -= drop;
+	}
+	memcpy(x->tail + x->taillen, data, n);
+	x->taillen += n;
+}
+
+/*
+ * Whether a form ends with its closing delimiter, "--boundary--" at the
+ * start of a line, and at most line ends after it.  (libmicrohttpd can
+ * tell only as its processor is destroyed, and freeing that before the
+ * batch is handled made glibc map 8 MB afresh for each float32 batch.)
+ */
+static int
+http_form_closed(const struct exchange *x)
+{
+	size_t	 n = x->taillen, need = x->blen + 4;
+
+	while (n > 0 && (x->tail[n - 1] == '\r' || x->tail[n - 1] == '\n'))
+		n--;
+	if (n < need || memcmp(x->tail + n - need, "--", 2) != 0 ||
+	    memcmp(x->tail + n - need + 2, x->boundary, x->blen) != 0 ||
+	    memcmp(x->tail + n - 2, "--", 2) != 0)
+		return 0;
+	if (n > need)
+		return x->tail[n - need - 1] == '\n';
+	return x->fed == x->taillen;	/* at the start of the body */
+}
+
 static enum MHD_Result
 http_api(struct http *h, struct MHD_Connection *c, struct exchange *x,
     const char *method, const char *url)
@@ -306,7 +389,7 @@ http_api(struct http *h, struct MHD_Connection *c, struct exchange *x,
 		if (x->fed > 0 && x->nparts == 0)
 			x->bad_form = "no part begins with the Content-Type's"
 			    " boundary";
-		else if (x->nparts > 0 && memcmp(x->tail, "--", 2) != 0)
+		else if (x->nparts > 0 && !http_form_closed(x))
 			x->bad_form = "the body ends before its closing"
 			    " delimiter (--boundary--)";
 	}
@@ -609,6 +692,8 @@ http_begin_body(struct http *h, struct MHD_Connection *c,
 		    x)) == NULL)
 			x->bad_form = "the Content-Type has no usable boundary"
 			    " (multipart/form-data; boundary=...)";
+		else
+			http_form_boundary(x, type);
 		return;
 	}
 	if (n != 0 && (x->body = malloc((size_t)n + 1)) != NULL)
@@ -640,28 +725,6 @@ http_body(struct http *h, struct exchange *x, const char *data, size_t n)
 	memcpy(x->body + x->len, data, n);
 	x->len += n;
 	x->body[x->len] = '\0';
-}
-
-/*
- * Keeps the last two bytes of a form before any blanks and line ends
- * after them: a whole form ends with its closing delimiter,
- * "--boundary--".  (Asking libmicrohttpd means destroying its
- * processor, and freeing that before the batch is handled made glibc
- * map 8 MB afresh for each float32 batch.)
- */
-static void
-http_form_tail(struct exchange *x, const char *data, size_t n)
-{
-	while (n > 0 && (data[n - 1] == ' ' || data[n - 1] == '\t' ||
-	    data[n - 1] == '\r' || data[n - 1] == '\n'))
-		n--;
-	if (n >= 2) {
-		x->tail[0] = data[n - 2];
-		x->tail[1] = data[n - 1];
-	} else if (n == 1) {
-		x->tail[0] = x->tail[1];
-		x->tail[1] = data[0];
-	}
 }
 
 static enum MHD_Result
@@ -732,6 +795,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **state,
 		free(x->parts[i].data);
 	if (x->form != NULL)
 		MHD_destroy_post_processor(x->form);
+	free(x->tail);
 	free(x->body);
 	free(x);
 	*state = NULL;

@@ -297,8 +297,12 @@ class BinaryTest(unittest.TestCase):
         cases = [
             (b'{"step": 0}', "multipart/form-data", "boundary"),
             (b'{"step": 0}', "multipart/form-data; boundary=", "boundary"),
-            (body, ctype + "; charset=utf-8", "no part begins"),
+            (body, ctype + "; charset=utf-8", "last parameter"),
+            (body, "multipart/form-data; boundary=" + uuid.uuid4().hex,
+             "no part begins"),
             (body[:end], ctype, "closing delimiter"),
+            # Cut where a further part could begin: all parts look whole.
+            (body[:end + 2], ctype, "closing delimiter"),
         ]
         for raw, ct, word in cases:
             with self.subTest(ctype=ct, length=len(raw)):
