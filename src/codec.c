@@ -176,39 +176,45 @@ codec_depth(const char *s, size_t len)
 	return deepest;
 }
 
-/* Refuses a body that nests too deep or holds a NUL character. */
+/* What the messages about a JSON text call it, unless it is a part. */
+#define REQUEST_BODY	"the request body"
+
+/* Refuses a body that nests too deep or holds a NUL character; what
+ * names it in the message. */
 static int
-codec_depth_check(const char *body, size_t len, struct codec_error *err)
+codec_depth_check(const char *body, size_t len, const char *what,
+    struct codec_error *err)
 {
 	size_t	 depth = codec_depth(body, len);
 
 	if (depth == SIZE_MAX) {
-		codec_error_set(err, 400, "bad_json", "the request body holds a"
-		    " NUL character (raw or \\u0000), which no name or value"
-		    " may contain");
+		codec_error_set(err, 400, "bad_json", "%s holds a NUL"
+		    " character (raw or \\u0000), which no name or value may"
+		    " contain", what);
 		return -1;
 	}
 	if (depth > max_depth) {
-		codec_error_set(err, 400, "bad_json", "the request body nests"
-		    " deeper than %zu levels (max_json_depth)", max_depth);
+		codec_error_set(err, 400, "bad_json", "%s nests deeper than"
+		    " %zu levels (max_json_depth)", what, max_depth);
 		return -1;
 	}
 	return 0;
 }
 
-/* Parses a body that must be one JSON object; the caller deletes it. */
+/* Parses a body that must be one JSON object, named what in the
+ * messages; the caller deletes it. */
 static int
-codec_parse(const char *body, size_t len, cJSON **root,
+codec_parse(const char *body, size_t len, const char *what, cJSON **root,
     struct codec_error *err)
 {
 	const char	*end = NULL;
 
 	if (len == 0) {
-		codec_error_set(err, 400, "bad_json", "the request body is"
-		    " empty; a JSON object is expected");
+		codec_error_set(err, 400, "bad_json", "%s is empty; a JSON"
+		    " object is expected", what);
 		return -1;
 	}
-	if (codec_depth_check(body, len, err) == -1)
+	if (codec_depth_check(body, len, what, err) == -1)
 		return -1;
 	/* The end pointer, unlike cJSON_GetErrorPtr(), is per call. */
 	*root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
@@ -223,15 +229,15 @@ codec_parse(const char *body, size_t len, cJSON **root,
 		size_t	 off = end && end >= body && end <= body + len ?
 			    (size_t)(end - body) : len;
 
-		codec_error_set(err, 400, "bad_json", "the request body is not"
-		    " valid JSON (error near byte %zu)", off);
+		codec_error_set(err, 400, "bad_json", "%s is not valid JSON"
+		    " (error near byte %zu)", what, off);
 		return -1;
 	}
 	if (!cJSON_IsObject(*root)) {
 		cJSON_Delete(*root);
 		*root = NULL;
-		codec_error_set(err, 400, "bad_json", "the request body must"
-		    " be a JSON object");
+		codec_error_set(err, 400, "bad_json", "%s must be a JSON"
+		    " object", what);
 		return -1;
 	}
 	return 0;
@@ -589,18 +595,19 @@ codec_batch_arrays(const char *s, size_t len, struct batch_req *req,
 	return 0;
 }
 
-/* Decodes a JSON batch body into req, which may hold input arrays
- * from elsewhere already; frees req on failure. */
+/* Decodes a JSON batch body, named what in the messages, into req,
+ * which may hold input arrays from elsewhere already; frees req on
+ * failure. */
 static int
-codec_batch_into(const char *body, size_t len, struct batch_req *req,
-    struct codec_error *err)
+codec_batch_into(const char *body, size_t len, const char *what,
+    struct batch_req *req, struct codec_error *err)
 {
 	cJSON	*root;
 	char	*skel;
 	size_t	 skel_len = 0;
 	int	 rc = -1;
 
-	if (codec_depth_check(body, len, err) == -1)
+	if (codec_depth_check(body, len, what, err) == -1)
 		return -1;
 	/* The skeleton is never longer than the body. */
 	if ((skel = malloc(len + 1)) == NULL) {
@@ -608,7 +615,7 @@ codec_batch_into(const char *body, size_t len, struct batch_req *req,
 		return -1;
 	}
 	if (codec_batch_arrays(body, len, req, skel, &skel_len, err) == -1 ||
-	    codec_parse(skel, skel_len, &root, err) == -1) {
+	    codec_parse(skel, skel_len, what, &root, err) == -1) {
 		free(skel);
 		codec_batch_free(req);
 		return -1;
@@ -634,7 +641,7 @@ codec_batch(const char *body, size_t len, struct batch_req *req,
     struct codec_error *err)
 {
 	memset(req, 0, sizeof(*req));
-	return codec_batch_into(body, len, req, err);
+	return codec_batch_into(body, len, REQUEST_BODY, req, err);
 }
 
 int
@@ -642,10 +649,8 @@ codec_batch_parts(const struct codec_part *parts, size_t n,
     struct batch_req *req, struct codec_error *err)
 {
 	const struct codec_part	*meta = NULL;
-	const char		*body = "the request body";
 	enum loss_field		 f;
 	size_t			 i;
-	char			 msg[sizeof(err->message)];
 
 	memset(req, 0, sizeof(*req));
 	for (i = 0; i < n; i++) {
@@ -678,16 +683,8 @@ codec_batch_parts(const struct codec_part *parts, size_t n,
 		    " with step, split and id)");
 		goto fail;
 	}
-	if (codec_batch_into((const char *)meta->data, meta->len, req,
-	    err) == 0)
-		return 0;
-	/* Its JSON is the batch part's, not the request body's. */
-	if (strncmp(err->message, body, strlen(body)) == 0) {
-		snprintf(msg, sizeof(msg), "part \"batch\"%s",
-		    err->message + strlen(body));
-		snprintf(err->message, sizeof(err->message), "%s", msg);
-	}
-	return -1;
+	return codec_batch_into((const char *)meta->data, meta->len,
+	    "part \"batch\"", req, err);
 
 twice:
 	codec_invalid(err, "part \"%.40s\" is given twice", parts[i].name);
@@ -761,7 +758,7 @@ codec_scalars(const char *body, size_t len, struct scalars_req *req,
 	int	 rc = -1;
 
 	memset(req, 0, sizeof(*req));
-	if (codec_parse(body, len, &root, err) == -1)
+	if (codec_parse(body, len, REQUEST_BODY, &root, err) == -1)
 		return -1;
 	if (codec_known_fields(root, scalar_fields, "", err) == -1 ||
 	    codec_id(root, req->id, err) == -1 ||
@@ -1141,7 +1138,7 @@ codec_run_spec(const char *body, size_t len, struct run_spec *spec,
 	/* A PUT without a body creates the run with the defaults. */
 	if (len == 0)
 		root = cJSON_CreateObject();
-	else if (codec_parse(body, len, &root, err) == -1)
+	else if (codec_parse(body, len, REQUEST_BODY, &root, err) == -1)
 		return -1;
 	if (root == NULL || codec_known_fields(root, run_fields, "",
 	    err) == -1)
