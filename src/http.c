@@ -591,7 +591,8 @@ http_dispatch(struct http *h, struct MHD_Connection *c, struct exchange *x,
  * offset 0 starts a new part, except after an empty chunk at offset 0
  * of the same name: libmicrohttpd gives one when a read ends a few
  * bytes into a value, and the value's first bytes follow, again at
- * offset 0.  The parts together may not pass the body limit.
+ * offset 0.  The parts are never more than the bytes fed, which
+ * http_access() keeps within the body limit.
  */
 static enum MHD_Result
 http_part(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -601,18 +602,14 @@ http_part(void *cls, enum MHD_ValueKind kind, const char *key,
 	struct exchange	*x = cls;
 	struct upload	*u = x->nparts > 0 ? &x->parts[x->nparts - 1] : NULL;
 	unsigned char	*p;
-	size_t		 cap, most, total = 0, i;
+	size_t		 cap, most;
 
 	(void)kind;
 	(void)filename;
 	(void)type;
 	(void)encoding;
-	for (i = 0; i < x->nparts; i++)
-		total += x->parts[i].len;
-	if (x->too_large || total + size > x->h->o.max_body) {
-		x->too_large = 1;
+	if (x->too_large)
 		return MHD_YES;
-	}
 	if (off == 0 && (u == NULL || u->len > 0 || key == NULL ||
 	    strcmp(u->name, key) != 0)) {
 		if (key == NULL) {
